@@ -1,0 +1,40 @@
+# Gentle Fine-Tuning: two commands.
+#   make lab   set up the project-local environment (.venv) and open the course in JupyterLab
+#   make test  set up the same environment and run every check (unit tests, doctests, notebooks, ruff, hygiene)
+# The environment is (re)built whenever requirements.txt changes.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+# JupyterLab refuses to run as root unless told; these machines run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: lab test environment refresh-notebooks clean
+
+environment: $(STAMP)
+
+$(STAMP): requirements.txt scripts/jupyterlab_overrides.json
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "This course needs Python 3.11; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11 ...")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@mkdir -p $(LAB_SETTINGS)
+	@cp scripts/jupyterlab_overrides.json $(LAB_SETTINGS)/overrides.json
+	@touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check helpers tests notebooks scripts
+	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# For authors: re-run notebooks in fast mode and store the outputs of cells tagged keep_output.
+refresh-notebooks: $(STAMP)
+	COURSE_FAST=1 $(BIN)/python scripts/notebook_tool.py refresh notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,292 @@
+"""Course-wide setup: versions, seeds, quiet logging and the fast mode used by CI.
+
+Every lesson starts with the same setup cell (written by `scripts/notebook_tool.py`
+from `setup_cell_source()`); that cell makes `helpers` importable and then calls
+`course.setup()`.
+
+Fast mode is the one switch for CI: when the environment variable `COURSE_FAST`
+is `"1"`, helpers pick tiny data, few epochs and silent progress bars. Notebooks
+never read the variable themselves; they call `course.choose(full=..., fast=...)`
+or a helper that does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sys
+from collections.abc import Iterator
+from typing import TypeVar
+
+import numpy as np
+
+# Where the course lives; the setup cell clones it from here in a fresh Colab runtime.
+REPOSITORY_URL = "https://github.com/gentle-fine-tuning/gentle-fine-tuning.git"
+# The git ref Colab fetches: a release tag, so a lesson and its helpers always match.
+COURSE_REF = "v0.1.0"
+# Colab has no copy of the course: the setup cell clones it into this folder.
+COLAB_COURSE_FOLDER = "/content/gentle-fine-tuning"
+DEFAULT_SEED = 42  # every lesson starts from this seed unless it says otherwise
+
+MINIMUM_TENSORFLOW = (2, 16)  # the first TensorFlow release that ships with Keras 3
+
+T = TypeVar("T")
+
+
+def is_fast_mode() -> bool:
+    """Returns whether the course runs in fast mode (`COURSE_FAST=1`, as in CI).
+
+    Returns:
+        `True` when the environment variable `COURSE_FAST` is `"1"`.
+
+    Example:
+
+    >>> isinstance(is_fast_mode(), bool)
+    True
+    """
+    return os.environ.get("COURSE_FAST", "0") == "1"
+
+
+def choose(full: T, fast: T) -> T:
+    """Returns `fast` in fast mode and `full` otherwise.
+
+    Lessons use it for sizes that CI shrinks: `epochs = course.choose(full=10, fast=1)`.
+
+    Args:
+        full: the value a learner gets.
+        fast: the value used in fast mode (CI).
+
+    Returns:
+        One of the two values.
+
+    Example:
+
+    >>> choose(full=10, fast=1) in (10, 1)
+    True
+    """
+    return fast if is_fast_mode() else full
+
+
+def fit_verbosity() -> int | str:
+    """Returns the `verbose=` value for `model.fit`: silent in fast mode, `"auto"` otherwise.
+
+    Example:
+
+    >>> fit_verbosity() in (0, "auto")
+    True
+    """
+    return 0 if is_fast_mode() else "auto"
+
+
+def parse_version(version: str) -> tuple[int, ...]:
+    """Returns the leading numeric parts of a version string.
+
+    Args:
+        version: str, a version such as `"2.21.0"` or `"2.16.0rc1"`.
+
+    Returns:
+        A tuple of ints, e.g. `(2, 16, 0)`.
+
+    Raises:
+        ValueError: if `version` does not start with a number.
+
+    Example:
+
+    >>> parse_version("2.16.0rc1")
+    (2, 16, 0)
+    """
+    parts = []
+    for piece in str(version).split("."):
+        digits = ""
+        for character in piece:
+            if not character.isdigit():
+                break
+            digits += character
+        if not digits:
+            break
+        parts.append(int(digits))
+    if not parts:
+        raise ValueError(f"version must start with a number. Received: version={version!r}")
+    return tuple(parts)
+
+
+def check_versions(tensorflow_version: str, keras_version: str) -> None:
+    """Raises a clear error when TensorFlow or Keras is too old for the course.
+
+    Args:
+        tensorflow_version: str, `tf.__version__`.
+        keras_version: str, `keras.__version__`.
+
+    Raises:
+        RuntimeError: if TensorFlow is older than 2.16 or Keras is not version 3.
+
+    Example:
+
+    >>> check_versions("2.21.0", "3.15.1")
+    >>> check_versions("2.15.0", "2.15.0")
+    Traceback (most recent call last):
+    ...
+    RuntimeError: This course needs TensorFlow >= 2.16 with Keras 3; found TensorFlow 2.15.0 with Keras 2.15.0. ...
+    """
+    tensorflow_ok = parse_version(tensorflow_version)[:2] >= MINIMUM_TENSORFLOW
+    keras_ok = parse_version(keras_version)[0] == 3
+    if not (tensorflow_ok and keras_ok):
+        raise RuntimeError(
+            "This course needs TensorFlow >= 2.16 with Keras 3; "
+            f"found TensorFlow {tensorflow_version} with Keras {keras_version}. "
+            "Locally run `make lab` (it installs the pinned versions); "
+            "in Colab run `!pip install -U tensorflow keras` and restart the runtime."
+        )
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> None:
+    """Seeds Python, NumPy and TensorFlow so that a lesson gives the same numbers each run.
+
+    Args:
+        seed: int, a non-negative seed. Defaults to 42.
+
+    Raises:
+        ValueError: if `seed` is negative or not an int.
+
+    Example:
+
+    >>> seed_everything(0)
+    >>> first = np.random.rand()
+    >>> seed_everything(0)
+    >>> bool(np.random.rand() == first)
+    True
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int. Received: seed={seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed))
+    import keras  # imported late: TensorFlow's logging variables must be set before this point
+
+    keras.utils.set_random_seed(int(seed))
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Sends the process's native stderr (file descriptor 2) to /dev/null inside the block.
+
+    TensorFlow 2.21's C++ start-up lines ("Could not find cuda drivers", "All log
+    messages before absl::InitializeLog()") ignore `TF_CPP_MIN_LOG_LEVEL`
+    (tensorflow/tensorflow#100442); Jupyter shows them in the cell and nbval compares
+    them. Python exceptions raised in the block still propagate after stderr is restored.
+
+    Example:
+
+    >>> with native_stderr_silenced():
+    ...     _ = os.write(2, b"hidden")
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow and Keras with TensorFlow's start-up noise silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if "tensorflow" in sys.modules:
+        return
+    with native_stderr_silenced():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+
+def setup(seed: int = DEFAULT_SEED) -> str:
+    """Prepares a lesson: quiet logging, version check, seeds, silent progress bars in fast mode.
+
+    Called by the shared setup cell at the top of every notebook.
+
+    Args:
+        seed: int, the seed for Python, NumPy and TensorFlow. Defaults to 42.
+
+    Returns:
+        A one-line summary of the versions and mode, which the setup cell prints.
+
+    Raises:
+        RuntimeError: if TensorFlow or Keras is too old (see `check_versions`).
+        ValueError: if `seed` is not a non-negative int.
+
+    Example:
+
+    >>> print(setup(seed=0))  # doctest: +ELLIPSIS
+    TensorFlow ... with Keras ..., seed 0...
+    """
+    import_tensorflow_quietly()
+    import absl.logging
+    import keras
+    import tensorflow as tf
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    tf.get_logger().setLevel("ERROR")
+    check_versions(tf.__version__, keras.__version__)
+    seed_everything(seed)
+    if is_fast_mode():
+        keras.utils.disable_interactive_logging()
+    mode = ", fast mode (CI)" if is_fast_mode() else ""
+    return f"TensorFlow {tf.__version__} with Keras {keras.__version__}, seed {seed}{mode}"
+
+
+_SETUP_CELL_TEMPLATE = """\
+# Course setup: the same cell opens every lesson (written by scripts/notebook_tool.py; edit it there).
+import os
+import pathlib
+import subprocess
+import sys
+from importlib.util import find_spec
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # silence TensorFlow's C++ logging before it loads
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN banner; reproducible CPU arithmetic
+COURSE_REPOSITORY_URL = "{repository_url}"
+COURSE_REF = "{course_ref}"  # the release whose helpers match these lessons
+
+folders = [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]
+course_root = next((folder for folder in folders if (folder / "helpers" / "course.py").is_file()), None)
+if course_root is None and find_spec("google.colab") is not None:
+    course_root = pathlib.Path("{colab_folder}")
+    if not (course_root / "helpers").is_dir():
+        subprocess.run(
+            ["git", "clone", "--quiet", "--depth=1", "--branch", COURSE_REF, COURSE_REPOSITORY_URL, str(course_root)],
+            check=True,
+            timeout=120,
+        )
+if course_root is None:
+    raise RuntimeError("Cannot find the course's helpers/ folder: open this lesson with `make lab` or in Colab.")
+if str(course_root) not in sys.path:
+    sys.path.insert(0, str(course_root))
+
+from helpers import course
+
+print(course.setup(seed={seed}))"""
+
+
+def setup_cell_source() -> str:
+    """Returns the source of the setup cell shared by every notebook.
+
+    `scripts/notebook_tool.py sync` writes it into each notebook; a test checks they match.
+
+    Returns:
+        The cell's Python source.
+
+    Example:
+
+    >>> source = setup_cell_source()
+    >>> source.index("TF_CPP_MIN_LOG_LEVEL") < source.index("from helpers import course")
+    True
+    """
+    return _SETUP_CELL_TEMPLATE.format(
+        repository_url=REPOSITORY_URL,
+        course_ref=COURSE_REF,
+        colab_folder=COLAB_COURSE_FOLDER,
+        seed=DEFAULT_SEED,
+    )

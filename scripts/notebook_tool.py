@@ -1,0 +1,152 @@
+"""Keeps the lesson notebooks consistent: the shared setup cell, stripped outputs, kept examples.
+
+Usage (from the repository root, inside .venv):
+
+    python scripts/notebook_tool.py sync notebooks/*.ipynb     # write the setup cell, strip outputs
+    python scripts/notebook_tool.py refresh notebooks/*.ipynb  # run in fast mode, keep tagged outputs
+    python scripts/notebook_tool.py check notebooks/*.ipynb    # print hygiene problems, exit 1 if any
+
+Conventions:
+- The first code cell is exactly `course.setup_cell_source()`, tagged `setup` and
+  `nbval-ignore-output` (it prints versions).
+- Cells tagged `keep_output` keep their outputs in git: deterministic printed results
+  that nbval compares (such cells must also carry `nbval-check-output`).
+  Every other code cell is stored without outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+import nbformat
+
+REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(REPOSITORY_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+
+from helpers import course  # noqa: E402
+
+KEEP_TAG = "keep_output"
+CHECK_TAG = "nbval-check-output"
+SETUP_TAGS = ["setup", "nbval-ignore-output"]
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+TEXT_MIME_TYPES = {"text/plain", "text/html", "text/markdown"}
+
+
+def tags_of(cell: nbformat.NotebookNode) -> list[str]:
+    """Returns the cell's tags (an empty list when it has none)."""
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    """Returns the notebook's code cells in order."""
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def strip_outputs(notebook: nbformat.NotebookNode) -> None:
+    """Removes outputs and execution counts, except outputs of cells tagged `keep_output`."""
+    for cell in code_cells(notebook):
+        cell.execution_count = None
+        if KEEP_TAG not in tags_of(cell):
+            cell.outputs = []
+        for output in cell.get("outputs", []):
+            if "execution_count" in output:
+                output["execution_count"] = None
+        cell.metadata.pop("execution", None)
+    notebook.metadata.pop("widgets", None)
+
+
+def sync(notebook: nbformat.NotebookNode) -> None:
+    """Writes the shared setup cell first, the standard kernelspec, and strips outputs."""
+    setup_cell = nbformat.v4.new_code_cell(course.setup_cell_source(), metadata={"tags": list(SETUP_TAGS)})
+    cells = code_cells(notebook)
+    if cells and "setup" in tags_of(cells[0]):
+        index = notebook.cells.index(cells[0])
+        setup_cell.id = cells[0].get("id", setup_cell.id)
+        notebook.cells[index] = setup_cell
+    else:
+        first_code = notebook.cells.index(cells[0]) if cells else len(notebook.cells)
+        notebook.cells.insert(first_code, setup_cell)
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    notebook.metadata["language_info"] = {"name": "python"}
+    strip_outputs(notebook)
+
+
+def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
+    """Returns the hygiene problems of one notebook, each naming the notebook and cell.
+
+    Checks: the first code cell is the shared setup cell; only cells tagged `keep_output`
+    hold outputs, and those hold text only and carry `nbval-check-output` (so nbval
+    compares them); no execution counts are stored; the kernel is `python3`.
+    """
+    found = []
+    cells = code_cells(notebook)
+    if not cells or cells[0].source != course.setup_cell_source():
+        found.append(f"{name}: the first code cell is not the shared setup cell (run notebook_tool.py sync)")
+    elif tags_of(cells[0]) != SETUP_TAGS:
+        found.append(f"{name}: the setup cell must be tagged {SETUP_TAGS}; it has {tags_of(cells[0])}")
+    if notebook.metadata.get("kernelspec", {}).get("name") != "python3":
+        found.append(f"{name}: the kernelspec must be python3 (no kernel-selection dialog)")
+    for number, cell in enumerate(cells, start=1):
+        tags = tags_of(cell)
+        where = f"{name}, code cell {number}"
+        if cell.execution_count is not None:
+            found.append(f"{where}: stores an execution count")
+        if KEEP_TAG in tags:
+            if CHECK_TAG not in tags:
+                found.append(f"{where}: tagged {KEEP_TAG} but not {CHECK_TAG}, so nbval would not compare it")
+            if not cell.outputs:
+                found.append(f"{where}: tagged {KEEP_TAG} but has no outputs (run notebook_tool.py refresh)")
+            for output in cell.outputs:
+                kinds = set(output.get("data", {})) or {output.output_type}
+                if output.output_type == "error" or not kinds <= TEXT_MIME_TYPES | {"stream"}:
+                    found.append(f"{where}: a kept output must be text; found {sorted(kinds)}")
+        elif cell.outputs:
+            found.append(f"{where}: has stored outputs but is not tagged {KEEP_TAG}")
+        elif CHECK_TAG in tags:
+            found.append(f"{where}: tagged {CHECK_TAG} but not {KEEP_TAG}; its outputs would be stripped")
+    return found
+
+
+def refresh(path: pathlib.Path) -> None:
+    """Runs a notebook in fast mode and stores the outputs of its `keep_output` cells."""
+    from nbclient import NotebookClient
+
+    os.environ["COURSE_FAST"] = "1"
+    notebook = nbformat.read(path, as_version=4)
+    sync(notebook)
+    NotebookClient(
+        notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    strip_outputs(notebook)
+    nbformat.write(notebook, path)
+
+
+def main(arguments: list[str]) -> int:
+    """Runs one command (`sync`, `refresh` or `check`) on the given notebooks."""
+    commands = ("sync", "refresh", "check")
+    if len(arguments) < 2 or arguments[0] not in commands:
+        print(__doc__)
+        return 2
+    command, paths = arguments[0], [pathlib.Path(argument) for argument in arguments[1:]]
+    found = []
+    for path in paths:
+        if command == "refresh":
+            refresh(path)
+            print(f"refreshed {path}")
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        if command == "sync":
+            sync(notebook)
+            nbformat.write(notebook, path)
+            print(f"synced {path}")
+        else:
+            found += problems(notebook, path.name)
+    print("\n".join(found) or ("no problems" if command == "check" else ""))
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
