@@ -1,8 +1,7 @@
 """Course-wide setup: versions, seeds, quiet logging and the fast mode used by CI.
 
-Every lesson starts with the same setup cell (written by `scripts/notebook_tool.py`
-from `setup_cell_source()`); that cell makes `helpers` importable and then calls
-`course.setup()`.
+Every lesson starts with the same setup cell (see `helpers/setup_cell.py`); that cell
+makes `helpers` importable and then calls `course.setup()`.
 
 Fast mode is the one switch for CI: when the environment variable `COURSE_FAST`
 is `"1"`, helpers pick tiny data, few epochs and silent progress bars. Notebooks
@@ -235,58 +234,3 @@ def setup(seed: int = DEFAULT_SEED) -> str:
         keras.utils.disable_interactive_logging()
     mode = ", fast mode (CI)" if is_fast_mode() else ""
     return f"TensorFlow {tf.__version__} with Keras {keras.__version__}, seed {seed}{mode}"
-
-
-_SETUP_CELL_TEMPLATE = """\
-# Course setup: the same cell opens every lesson (written by scripts/notebook_tool.py; edit it there).
-import os
-import pathlib
-import subprocess
-import sys
-from importlib.util import find_spec
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # silence TensorFlow's C++ logging before it loads
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN banner; reproducible CPU arithmetic
-COURSE_REPOSITORY_URL = "{repository_url}"
-COURSE_REF = "{course_ref}"  # the release whose helpers match these lessons
-
-folders = [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]
-course_root = next((folder for folder in folders if (folder / "helpers" / "course.py").is_file()), None)
-if course_root is None and find_spec("google.colab") is not None:
-    course_root = pathlib.Path("{colab_folder}")
-    if not (course_root / "helpers").is_dir():
-        subprocess.run(
-            ["git", "clone", "--quiet", "--depth=1", "--branch", COURSE_REF, COURSE_REPOSITORY_URL, str(course_root)],
-            check=True,
-            timeout=120,
-        )
-if course_root is None:
-    raise RuntimeError("Cannot find the course's helpers/ folder: open this lesson with `make lab` or in Colab.")
-if str(course_root) not in sys.path:
-    sys.path.insert(0, str(course_root))
-
-from helpers import course
-
-print(course.setup(seed={seed}))"""
-
-
-def setup_cell_source() -> str:
-    """Returns the source of the setup cell shared by every notebook.
-
-    `scripts/notebook_tool.py sync` writes it into each notebook; a test checks they match.
-
-    Returns:
-        The cell's Python source.
-
-    Example:
-
-    >>> source = setup_cell_source()
-    >>> source.index("TF_CPP_MIN_LOG_LEVEL") < source.index("from helpers import course")
-    True
-    """
-    return _SETUP_CELL_TEMPLATE.format(
-        repository_url=REPOSITORY_URL,
-        course_ref=COURSE_REF,
-        colab_folder=COLAB_COURSE_FOLDER,
-        seed=DEFAULT_SEED,
-    )

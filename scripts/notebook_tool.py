@@ -7,7 +7,7 @@ Usage (from the repository root, inside .venv):
     python scripts/notebook_tool.py check notebooks/*.ipynb    # print hygiene problems, exit 1 if any
 
 Conventions:
-- The first code cell is exactly `course.setup_cell_source()`, tagged `setup` and
+- The first code cell is exactly `setup_cell.source()`, tagged `setup` and
   `nbval-ignore-output` (it prints versions).
 - Cells tagged `keep_output` keep their outputs in git: deterministic printed results
   that nbval compares (such cells must also carry `nbval-check-output`).
@@ -26,7 +26,7 @@ REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_ROOT))
 
-from helpers import course  # noqa: E402
+from helpers import setup_cell  # noqa: E402
 
 KEEP_TAG = "keep_output"
 CHECK_TAG = "nbval-check-output"
@@ -60,15 +60,15 @@ def strip_outputs(notebook: nbformat.NotebookNode) -> None:
 
 def sync(notebook: nbformat.NotebookNode) -> None:
     """Writes the shared setup cell first, the standard kernelspec, and strips outputs."""
-    setup_cell = nbformat.v4.new_code_cell(course.setup_cell_source(), metadata={"tags": list(SETUP_TAGS)})
+    new_cell = nbformat.v4.new_code_cell(setup_cell.source(), metadata={"tags": list(SETUP_TAGS)})
     cells = code_cells(notebook)
     if cells and "setup" in tags_of(cells[0]):
         index = notebook.cells.index(cells[0])
-        setup_cell.id = cells[0].get("id", setup_cell.id)
-        notebook.cells[index] = setup_cell
+        new_cell.id = cells[0].get("id", new_cell.id)
+        notebook.cells[index] = new_cell
     else:
         first_code = notebook.cells.index(cells[0]) if cells else len(notebook.cells)
-        notebook.cells.insert(first_code, setup_cell)
+        notebook.cells.insert(first_code, new_cell)
     notebook.metadata["kernelspec"] = dict(KERNELSPEC)
     notebook.metadata["language_info"] = {"name": "python"}
     strip_outputs(notebook)
@@ -83,7 +83,7 @@ def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
     """
     found = []
     cells = code_cells(notebook)
-    if not cells or cells[0].source != course.setup_cell_source():
+    if not cells or cells[0].source != setup_cell.source():
         found.append(f"{name}: the first code cell is not the shared setup cell (run notebook_tool.py sync)")
     elif tags_of(cells[0]) != SETUP_TAGS:
         found.append(f"{name}: the setup cell must be tagged {SETUP_TAGS}; it has {tags_of(cells[0])}")

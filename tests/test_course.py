@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import course
+from helpers import course, setup_cell
 
 
 def test_fast_mode_follows_the_environment(monkeypatch):
@@ -58,7 +58,7 @@ def test_seeding_makes_tensorflow_repeatable():
 
 
 def test_setup_cell_silences_tensorflow_before_importing_it():
-    source = course.setup_cell_source()
+    source = setup_cell.source()
     assert source.index("TF_CPP_MIN_LOG_LEVEL") < source.index("from helpers import course")
     assert source.index("TF_ENABLE_ONEDNN_OPTS") < source.index("from helpers import course")
     assert course.REPOSITORY_URL in source and course.COURSE_REF in source
@@ -70,7 +70,7 @@ def test_setup_cell_runs_from_a_notebook_folder_and_prints_no_tensorflow_noise(t
 
     notebooks = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
     completed = subprocess.run(
-        [sys.executable, "-c", course.setup_cell_source()],
+        [sys.executable, "-c", setup_cell.source()],
         cwd=notebooks,
         capture_output=True,
         text=True,
@@ -85,7 +85,7 @@ def test_setup_cell_runs_from_a_notebook_folder_and_prints_no_tensorflow_noise(t
 
 def test_setup_cell_fails_clearly_outside_the_course(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-c", course.setup_cell_source()],
+        [sys.executable, "-c", setup_cell.source()],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -18,6 +18,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def schema_default(port: int, token: str, plugin: str, setting: str):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/lab/api/settings/{plugin}", headers={"Authorization": f"token {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["schema"]["properties"][setting]["default"]
+
+
 def test_make_lab_serves_the_notebooks(tmp_path):
     port = free_port()
     token = "course-test-token"
@@ -47,15 +55,10 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         assert contents is not None, server.stderr.read().decode() if server.poll() is not None else "no answer"
         served = {item["name"] for item in contents["content"]}
         assert {path.name for path in (ROOT / "notebooks").glob("*.ipynb")} <= served
-        with urllib.request.urlopen(
-            urllib.request.Request(
-                f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification",
-                headers={"Authorization": f"token {token}"},
-            ),
-            timeout=10,
-        ) as response:
-            settings = json.load(response)
-        assert settings["settings"]["fetchNews"] == "false"  # no "Jupyter news" pop-up on first start
+        # The course's overrides become JupyterLab's defaults: no "Jupyter news" pop-up, no kernel dialog.
+        news = schema_default(port, token, "@jupyterlab/apputils-extension:notification", "fetchNews")
+        kernel = schema_default(port, token, "@jupyterlab/notebook-extension:tracker", "autoStartDefaultKernel")
+        assert (news, kernel) == ("false", True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -7,7 +7,7 @@ import nbformat
 import notebook_tool
 import pytest
 
-from helpers import course
+from helpers import setup_cell
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -19,8 +19,8 @@ def make_notebook(*code_cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
-def setup_cell() -> nbformat.NotebookNode:
-    return nbformat.v4.new_code_cell(course.setup_cell_source(), metadata={"tags": notebook_tool.SETUP_TAGS})
+def make_setup_cell() -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(setup_cell.source(), metadata={"tags": notebook_tool.SETUP_TAGS})
 
 
 def printed(text: str, tags: list[str] | None = None) -> nbformat.NotebookNode:
@@ -59,24 +59,24 @@ def test_notebook_compares_some_printed_results(path):
 
 
 def test_a_clean_notebook_has_no_problems():
-    notebook = make_notebook(setup_cell(), printed("0.5", ["keep_output", "nbval-check-output"]))
+    notebook = make_notebook(make_setup_cell(), printed("0.5", ["keep_output", "nbval-check-output"]))
     assert notebook_tool.problems(notebook, "lesson") == []
 
 
 def test_stray_outputs_are_reported():
-    notebook = make_notebook(setup_cell(), printed("loss 0.3"))
+    notebook = make_notebook(make_setup_cell(), printed("loss 0.3"))
     assert notebook_tool.problems(notebook, "lesson") == [
         "lesson, code cell 2: has stored outputs but is not tagged keep_output"
     ]
 
 
 def test_kept_cells_must_be_compared_by_nbval():
-    notebook = make_notebook(setup_cell(), printed("0.5", ["keep_output"]))
+    notebook = make_notebook(make_setup_cell(), printed("0.5", ["keep_output"]))
     assert "not nbval-check-output" in " ".join(notebook_tool.problems(notebook, "lesson"))
 
 
 def test_missing_or_edited_setup_cell_is_reported():
-    edited = setup_cell()
+    edited = make_setup_cell()
     edited.source = edited.source.replace("seed=42", "seed=1")
     for notebook in [
         make_notebook(printed("x", ["keep_output", "nbval-check-output"])),
@@ -89,13 +89,13 @@ def test_sync_writes_the_setup_cell_and_strips_outputs():
     notebook = make_notebook(printed("stray"), printed("kept", ["keep_output", "nbval-check-output"]))
     notebook_tool.sync(notebook)
     cells = notebook_tool.code_cells(notebook)
-    assert cells[0].source == course.setup_cell_source()
+    assert cells[0].source == setup_cell.source()
     assert cells[1].outputs == [] and cells[2].outputs
     assert notebook_tool.problems(notebook, "lesson") == []
 
 
 def test_sync_replaces_an_outdated_setup_cell_instead_of_adding_one():
-    old = setup_cell()
+    old = make_setup_cell()
     old.source = "# an older setup cell"
     notebook = make_notebook(old, printed("kept", ["keep_output", "nbval-check-output"]))
     notebook_tool.sync(notebook)
