@@ -46,14 +46,19 @@ def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 
 def strip_outputs(notebook: nbformat.NotebookNode) -> None:
-    """Removes outputs and execution counts, except outputs of cells tagged `keep_output`."""
-    for cell in code_cells(notebook):
-        cell.execution_count = None
-        if KEEP_TAG not in tags_of(cell):
+    """Removes outputs and execution counts, except in cells tagged `keep_output`.
+
+    A kept cell's execution count becomes its position among the code cells, so it stays stable.
+    """
+    for number, cell in enumerate(code_cells(notebook), start=1):
+        kept = KEEP_TAG in tags_of(cell)
+        # nbval refuses stored outputs without an execution count: kept cells get their position instead.
+        cell.execution_count = number if kept else None
+        if not kept:
             cell.outputs = []
         for output in cell.get("outputs", []):
             if "execution_count" in output:
-                output["execution_count"] = None
+                output["execution_count"] = cell.execution_count
         cell.metadata.pop("execution", None)
     notebook.metadata.pop("widgets", None)
 
@@ -79,7 +84,8 @@ def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
 
     Checks: the first code cell is the shared setup cell; only cells tagged `keep_output`
     hold outputs, and those hold text only and carry `nbval-check-output` (so nbval
-    compares them); no execution counts are stored; the kernel is `python3`.
+    compares them) with their position as execution count; other cells store no execution
+    count; the kernel is `python3`.
     """
     found = []
     cells = code_cells(notebook)
@@ -92,9 +98,11 @@ def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
     for number, cell in enumerate(cells, start=1):
         tags = tags_of(cell)
         where = f"{name}, code cell {number}"
-        if cell.execution_count is not None:
+        if KEEP_TAG not in tags and cell.execution_count is not None:
             found.append(f"{where}: stores an execution count")
         if KEEP_TAG in tags:
+            if cell.execution_count != number:
+                found.append(f"{where}: a kept cell's execution count must be its position, {number}")
             if CHECK_TAG not in tags:
                 found.append(f"{where}: tagged {KEEP_TAG} but not {CHECK_TAG}, so nbval would not compare it")
             if not cell.outputs:

@@ -60,6 +60,7 @@ def test_notebook_compares_some_printed_results(path):
 
 def test_a_clean_notebook_has_no_problems():
     notebook = make_notebook(make_setup_cell(), printed("0.5", ["keep_output", "nbval-check-output"]))
+    notebook_tool.strip_outputs(notebook)
     assert notebook_tool.problems(notebook, "lesson") == []
 
 
@@ -67,6 +68,17 @@ def test_stray_outputs_are_reported():
     notebook = make_notebook(make_setup_cell(), printed("loss 0.3"))
     assert notebook_tool.problems(notebook, "lesson") == [
         "lesson, code cell 2: has stored outputs but is not tagged keep_output"
+    ]
+
+
+def test_kept_cells_carry_their_position_as_execution_count_and_others_none():
+    notebook = make_notebook(make_setup_cell(), printed("0.5", ["keep_output", "nbval-check-output"]), printed("x"))
+    notebook_tool.strip_outputs(notebook)
+    assert [cell.execution_count for cell in notebook_tool.code_cells(notebook)] == [None, 2, None]
+    assert notebook.cells[2].outputs and not notebook.cells[3].outputs
+    notebook.cells[2].execution_count = 7
+    assert notebook_tool.problems(notebook, "lesson") == [
+        "lesson, code cell 2: a kept cell's execution count must be its position, 2"
     ]
 
 

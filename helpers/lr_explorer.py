@@ -1,0 +1,232 @@
+"""Seeing what a learning rate does (used by lesson 01): plots of bowl runs and an interactive explorer.
+
+`plot_path` and `plot_losses` draw runs of `gradient_descent.run`. `build_explorer()` wires a
+log-scale learning-rate slider and an optimizer menu to them; the logic behind the widgets is the
+pure function `explore()`, so it is tested without a browser; the plots reach the page as a PNG `Image` widget, which
+JupyterLab and Colab both show.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers import gradient_descent
+
+SLIDER_EXPONENTS = (-3, 1)  # the slider spans learning rates 1e-3 .. 1e1
+DEFAULT_LEARNING_RATE = 0.05  # where the slider starts: below 2 / 10 on the default bowl
+
+
+def plot_path(path: np.ndarray, curvatures: Sequence[float], ax: plt.Axes | None = None) -> plt.Axes:
+    """Draws a run on its bowl: on the parabola in 1-D, over the loss contours in 2-D.
+
+    The path's shape shows what a loss curve hides: a zigzag across the minimum (a red star).
+    The window reaches 20% beyond the start (circled), so a diverging run leaves it.
+
+    Args:
+        path: array of shape `(steps + 1, dims)` with `dims` 1 or 2, e.g. `gradient_descent.run(...).path`.
+        curvatures: sequence of float, the bowl's positive curvatures, one per dimension.
+        ax: matplotlib Axes to draw on. Defaults to `None`: the current Axes.
+
+    Returns:
+        The Axes.
+
+    Raises:
+        ValueError: if `path` is not 1-D or 2-D points matching `curvatures`, or a curvature is not positive.
+
+    Example:
+
+    >>> figure, axes = plt.subplots()
+    >>> run = gradient_descent.run(0.15, curvatures=[1.0, 10.0], start=[-4.0, 1.0])
+    >>> plot_path(run.path, [1.0, 10.0], ax=axes).get_xlabel()
+    'w[0]'
+    >>> plt.close(figure)
+    """
+    points = np.asarray(path, dtype=float)
+    if points.ndim != 2 or points.shape[1] not in (1, 2) or points.shape[1] != np.size(curvatures):
+        raise ValueError(
+            "path must have shape (steps + 1, dims) with dims 1 or 2, one per curvature. "
+            f"Received: path with shape {points.shape} and curvatures={curvatures!r}"
+        )
+    ax = ax if ax is not None else plt.gca()
+    reach = 1.2 * max(float(np.max(np.abs(points[0]))), 1e-3)
+    grid = np.linspace(-reach, reach, 201)
+    heights = gradient_descent.loss(points, curvatures)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if points.shape[1] == 1:
+            ax.plot(grid, gradient_descent.loss(grid[:, None], curvatures), color="lightgray")
+            ax.plot(points[:, 0], heights, "o-", color="tab:blue", markersize=4)
+            start = (points[0, 0], heights[0])
+            ax.set(ylim=(0, 1.1 * float(gradient_descent.loss([reach], curvatures))), xlabel="w", ylabel="loss")
+        else:
+            first, second = np.meshgrid(grid, grid)
+            contours = gradient_descent.loss(np.stack([first, second], axis=-1), curvatures)
+            ax.contour(first, second, contours, levels=12, colors="lightgray")
+            ax.plot(points[:, 0], points[:, 1], "o-", color="tab:blue", markersize=3)
+            start = tuple(points[0])
+            ax.set(ylim=(-reach, reach), xlabel="w[0]", ylabel="w[1]", aspect="equal")
+    ax.plot(*start, "o", color="black", fillstyle="none", markersize=10)
+    ax.plot(0, 0, "*", color="tab:red", markersize=12)
+    ax.set_xlim(-reach, reach)
+    return ax
+
+
+def plot_losses(losses_by_label: Mapping[str, Sequence[float]], ax: plt.Axes | None = None) -> plt.Axes:
+    """Draws one loss curve per label on a log-scale y axis; zeros and infinities are left out.
+
+    On a log scale steady convergence is a straight falling line and divergence a rising one.
+
+    Args:
+        losses_by_label: dict mapping a label (str) to the losses of one run.
+        ax: matplotlib Axes to draw on. Defaults to `None`: the current Axes.
+
+    Returns:
+        The Axes.
+
+    Raises:
+        ValueError: if `losses_by_label` is not a non-empty dict.
+
+    Example:
+
+    >>> figure, axes = plt.subplots()
+    >>> losses = gradient_descent.run(0.5, curvatures=[1.0], steps=5).losses
+    >>> plot_losses({"learning_rate=0.5": losses}, ax=axes).get_yscale()
+    'log'
+    >>> plt.close(figure)
+    """
+    if not isinstance(losses_by_label, Mapping) or not losses_by_label:
+        raise ValueError(f"losses_by_label must be a non-empty dict. Received: losses_by_label={losses_by_label!r}")
+    ax = ax if ax is not None else plt.gca()
+    for label, losses in losses_by_label.items():
+        values = np.asarray(losses, dtype=float)
+        ax.plot(np.arange(values.size), np.where(np.isfinite(values) & (values > 0), values, np.nan), label=label)
+    ax.set(yscale="log", xlabel="step", ylabel="loss (log scale)")
+    ax.legend()
+    return ax
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """One explorer setting and its outcome: what `explore` returns and the widget shows."""
+
+    learning_rate: float
+    optimizer: str
+    path: np.ndarray
+    losses: np.ndarray
+    verdict: str  # one of gradient_descent.VERDICTS
+    threshold: float  # 2 / max(curvatures): where plain gradient descent starts to diverge
+
+    def summary(self) -> str:
+        """Returns one line for the learner: the verdict, the final loss and the threshold."""
+        return (
+            f"{self.optimizer}, learning_rate={self.learning_rate:.3g}: {self.verdict} "
+            f"(final loss {self.losses[-1]:.3g}; plain gradient descent diverges above {self.threshold:.3g})"
+        )
+
+
+def explore(
+    learning_rate: float,
+    optimizer: str = "sgd",
+    curvatures: Sequence[float] = gradient_descent.ILL_CONDITIONED_CURVATURES,
+    start: Sequence[float] = gradient_descent.ILL_CONDITIONED_START,
+    steps: int = 50,
+) -> Exploration:
+    """Runs one setting of the explorer and returns what the widget shows: the callback's logic.
+
+    Args:
+        learning_rate: float, the positive step size.
+        optimizer: str, one of `gradient_descent.OPTIMIZERS`. Defaults to `"sgd"`.
+        curvatures: sequence of float, the bowl. Defaults to the ill-conditioned bowl `(1.0, 10.0)`.
+        start: sequence of float, the starting point. Defaults to `(-4.0, 1.0)`.
+        steps: int, the number of updates. Defaults to 50.
+
+    Returns:
+        An `Exploration` with the path, the losses, the verdict of `gradient_descent.classify` and the
+        divergence threshold.
+
+    Raises:
+        ValueError: for the inputs `gradient_descent.run` rejects.
+
+    Example:
+
+    >>> result = explore(learning_rate=0.15)
+    >>> result.verdict, result.threshold
+    ('oscillating', 0.2)
+    """
+    trajectory = gradient_descent.run(learning_rate, curvatures, start=start, steps=steps, optimizer=optimizer)
+    return Exploration(
+        learning_rate=float(learning_rate),
+        optimizer=optimizer,
+        path=trajectory.path,
+        losses=trajectory.losses,
+        verdict=gradient_descent.classify(trajectory.losses, trajectory.path),
+        threshold=gradient_descent.divergence_threshold(curvatures),
+    )
+
+
+def build_explorer(
+    curvatures: Sequence[float] = gradient_descent.ILL_CONDITIONED_CURVATURES,
+    start: Sequence[float] = gradient_descent.ILL_CONDITIONED_START,
+    steps: int = 50,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+) -> widgets.VBox:
+    """Builds the explorer: a log-scale learning-rate slider and an optimizer menu redraw the path,
+    the loss curve and the verdict.
+
+    Args:
+        curvatures: sequence of float, the bowl (1-D or 2-D). Defaults to `(1.0, 10.0)`.
+        start: sequence of float, the starting point. Defaults to `(-4.0, 1.0)`.
+        steps: int, the number of updates per run. Defaults to 50.
+        learning_rate: float, the slider's first value. Defaults to 0.05.
+
+    Returns:
+        A `VBox`: a row with the slider and the menu, the verdict (`HTML`), the plots (`Image`).
+
+    Raises:
+        ValueError: for the inputs `explore` rejects (checked once, before any widget exists).
+
+    Example:
+
+    >>> explorer = build_explorer(steps=5)
+    >>> slider, menu = explorer.children[0].children
+    >>> slider.value = 0.5
+    >>> "diverging" in explorer.children[1].value
+    True
+    """
+    explore(learning_rate, "sgd", curvatures, start, steps)
+    slider = widgets.FloatLogSlider(
+        value=learning_rate,
+        base=10,
+        min=SLIDER_EXPONENTS[0],
+        max=SLIDER_EXPONENTS[1],
+        step=0.05,
+        description="learning rate",
+        readout_format=".3g",
+        continuous_update=False,
+        style={"description_width": "initial"},
+    )
+    menu = widgets.Dropdown(options=gradient_descent.OPTIMIZERS, value="sgd", description="optimizer")
+    verdict = widgets.HTML()
+    plots = widgets.Image(format="png")
+
+    def redraw(change: dict | None = None) -> None:
+        result = explore(slider.value, menu.value, curvatures, start, steps)
+        verdict.value = f"<b>{html.escape(result.summary())}</b>"
+        figure, (path_axes, loss_axes) = plt.subplots(1, 2, figsize=(10, 4))
+        plot_path(result.path, curvatures, ax=path_axes)
+        plot_losses({f"{result.optimizer}, learning_rate={result.learning_rate:.3g}": result.losses}, ax=loss_axes)
+        image = io.BytesIO()
+        figure.savefig(image, format="png", dpi=80, bbox_inches="tight")
+        plt.close(figure)  # drawn into the Image widget, so Jupyter does not show it a second time
+        plots.value = image.getvalue()
+
+    slider.observe(redraw, names="value")
+    menu.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([slider, menu]), verdict, plots])
