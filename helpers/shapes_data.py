@@ -1,0 +1,249 @@
+"""Offline shape images: the course's default image task, drawn with numpy.
+
+Machines without internet cannot download ImageNet weights or photo datasets, so the
+course draws its own images. Each image holds one filled shape, placed, scaled,
+stretched, rotated and coloured at random on a textured background (colour gradient,
+soft waves, pixel noise), sometimes crossed by a thin distractor line. The *source* task (6
+classes) pretrains the bundled MobileNetV2 base (`scripts/pretrain_base.py`); the
+*target* task (4 other classes) is what lessons fine-tune on. Both tasks share edges,
+corners and curves, so features learnt on one transfer to the other.
+
+Shapes are signed-distance functions evaluated on a coordinate grid, which gives
+anti-aliased edges and keeps drawing vectorised: 6,000 images of 96x96 take about 10 s on 2 cores.
+Every `(task, split, seed)` triple has its own random stream, so splits never share
+an image. Used by lessons 3 onwards and by `scripts/pretrain_base.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import matplotlib.axes
+
+SOURCE_CLASSES = ("circle", "square", "triangle", "cross", "star", "ring")
+TARGET_CLASSES = ("hexagon", "heart", "crescent", "arrow")
+TASKS = {"source": SOURCE_CLASSES, "target": TARGET_CLASSES}
+SPLITS = ("train", "validation", "test")
+MINIMUM_IMAGE_SIZE = 32  # below this the shapes lose their corners
+_CHUNK = 256  # images drawn at once; bounds memory to a few tens of MB
+
+
+def _regular_polygon(corners: int, inner_radius: float | None = None) -> np.ndarray:
+    """Vertices of a regular polygon (or a star when `inner_radius` is given) on the unit circle."""
+    if inner_radius is None:
+        angles = np.pi / 2 + 2 * np.pi * np.arange(corners) / corners
+        return np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    angles = np.pi / 2 + np.pi * np.arange(2 * corners) / corners
+    radii = np.where(np.arange(2 * corners) % 2 == 0, 1.0, inner_radius)
+    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+
+
+_POLYGONS = {
+    "square": np.array([[-0.75, -0.75], [0.75, -0.75], [0.75, 0.75], [-0.75, 0.75]]),
+    "triangle": _regular_polygon(3),
+    "cross": np.array(
+        [[-0.3, -1], [0.3, -1], [0.3, -0.3], [1, -0.3], [1, 0.3], [0.3, 0.3]]
+        + [[0.3, 1], [-0.3, 1], [-0.3, 0.3], [-1, 0.3], [-1, -0.3], [-0.3, -0.3]]
+    ),
+    "star": _regular_polygon(5, inner_radius=0.45),
+    "hexagon": _regular_polygon(6) * 0.9,
+    "arrow": np.array([[-1, -0.25], [0.1, -0.25], [0.1, -0.65], [1, 0], [0.1, 0.65], [0.1, 0.25], [-1, 0.25]]),
+}
+
+
+def _polygon_distance(x: np.ndarray, y: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Signed distance to a closed polygon (negative inside), after Inigo Quilez's `sdPolygon`."""
+    points = vertices.tolist()  # Python floats keep the arithmetic in the grid's float32
+    distance = (x - points[0][0]) ** 2 + (y - points[0][1]) ** 2
+    sign = np.ones_like(x)
+    for index in range(len(points)):
+        (start_x, start_y), (end_x, end_y) = points[index], points[index - 1]
+        edge_x, edge_y = end_x - start_x, end_y - start_y
+        offset_x, offset_y = x - start_x, y - start_y
+        along = np.clip((offset_x * edge_x + offset_y * edge_y) / (edge_x**2 + edge_y**2), 0.0, 1.0)
+        distance = np.minimum(distance, (offset_x - edge_x * along) ** 2 + (offset_y - edge_y * along) ** 2)
+        above, below = y >= start_y, y < end_y
+        left = edge_x * offset_y > edge_y * offset_x
+        crossing = (above & below & left) | (~above & ~below & ~left)
+        sign = np.where(crossing, -sign, sign)
+    return sign * np.sqrt(distance)
+
+
+def _circle(x: np.ndarray, y: np.ndarray, radius: float, center_x: float = 0.0, center_y: float = 0.0) -> np.ndarray:
+    return np.sqrt((x - center_x) ** 2 + (y - center_y) ** 2) - radius
+
+
+def _shape_distance(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Signed distance to the shape `name` in its own unit frame (the shape spans about [-1, 1])."""
+    if name in _POLYGONS:
+        return _polygon_distance(x, y, _POLYGONS[name])
+    if name == "circle":
+        return _circle(x, y, 0.85)
+    if name == "ring":
+        return np.abs(_circle(x, y, 0.7)) - 0.22
+    if name == "crescent":
+        return np.maximum(_circle(x, y, 0.9), -_circle(x, y, 0.75, center_x=0.45))
+    if name == "heart":
+        lobes = np.minimum(_circle(x, y, 0.48, -0.42, 0.35), _circle(x, y, 0.48, 0.42, 0.35))
+        point = _polygon_distance(x, y, np.array([[-0.86, 0.22], [0.0, -0.95], [0.86, 0.22], [0.0, 0.5]]))
+        return np.minimum(lobes, point)
+    raise ValueError(f"Unknown shape. Received: name={name!r}")
+
+
+def _uniform(rng: np.random.Generator, low: float, high: float, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform float32 samples: float32 arithmetic draws faster than numpy's default float64."""
+    return rng.uniform(low, high, shape).astype(np.float32)
+
+
+def _backgrounds(rng: np.random.Generator, count: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Colour gradients with soft waves and pixel noise, values in [0, 1], shape (count, size, size, 3)."""
+    size = x.shape[-1]
+    start, end = _uniform(rng, 0, 1, (count, 1, 1, 3)), _uniform(rng, 0, 1, (count, 1, 1, 3))
+    angle = _uniform(rng, 0, 2 * np.pi, (count, 1, 1))
+    ramp = ((np.cos(angle) * x + np.sin(angle) * y) * 0.5 + 0.5)[..., None]
+    image = start + (end - start) * ramp
+    frequency = _uniform(rng, 2, 9, (count, 1, 1, 2))
+    phase = _uniform(rng, 0, 2 * np.pi, (count, 1, 1, 2))
+    waves = np.sin(frequency[..., 0] * x + phase[..., 0]) * np.sin(frequency[..., 1] * y + phase[..., 1])
+    image = image + _uniform(rng, 0, 0.06, (count, 1, 1, 3)) * waves[..., None]
+    return image + rng.standard_normal((count, size, size, 1), dtype=np.float32) * _uniform(
+        rng, 0, 0.04, (count, 1, 1, 1)
+    )
+
+
+def _draw_chunk(rng: np.random.Generator, names: tuple[str, ...], labels: np.ndarray, size: int) -> np.ndarray:
+    """Draws one image per label; returns floats in [0, 1] of shape (len(labels), size, size, 3)."""
+    count = len(labels)
+    axis = ((np.arange(size) + 0.5) / size * 2 - 1).astype(np.float32)  # pixel centres in [-1, 1]
+    grid_y, grid_x = np.meshgrid(-axis, axis, indexing="ij")
+    image = _backgrounds(rng, count, grid_x, grid_y)
+    pixel = 2.0 / size  # one pixel in grid units: the width of the anti-aliased edge
+    # A distractor line in 30% of the images: a thin stroke through a random point, drawn before the shape.
+    point, angle = _uniform(rng, -1, 1, (count, 2, 1, 1)), _uniform(rng, 0, np.pi, (count, 1, 1))
+    across = np.abs(-np.sin(angle) * (grid_x - point[:, 0]) + np.cos(angle) * (grid_y - point[:, 1]))
+    along = np.abs(np.cos(angle) * (grid_x - point[:, 0]) + np.sin(angle) * (grid_y - point[:, 1]))
+    distance = np.maximum(
+        across - _uniform(rng, 0.005, 0.02, (count, 1, 1)), along - _uniform(rng, 0.1, 0.5, (count, 1, 1))
+    )
+    alpha = np.clip(0.5 - distance / pixel, 0, 1) * (_uniform(rng, 0, 1, (count, 1, 1)) < 0.3)
+    image += alpha[..., None] * (_uniform(rng, 0, 1, (count, 1, 1, 3)) - image)
+    scale = _uniform(rng, 0.45, 0.75, (count, 1, 1))
+    stretch = np.exp(_uniform(rng, -0.2, 0.2, (count, 1, 1)))  # aspect ratio between about 0.8 and 1.2
+    center = _uniform(rng, -1, 1, (count, 2, 1, 1)) * (0.95 - scale[:, None] * 1.1)
+    angle = _uniform(rng, 0, 2 * np.pi, (count, 1, 1))
+    shifted_x, shifted_y = grid_x - center[:, 0], grid_y - center[:, 1]
+    local_x = (np.cos(angle) * shifted_x + np.sin(angle) * shifted_y) / (scale * stretch)
+    local_y = (-np.sin(angle) * shifted_x + np.cos(angle) * shifted_y) * stretch / scale
+    distance = np.empty((count, size, size), dtype=np.float32)
+    for class_index, name in enumerate(names):
+        chosen = labels == class_index
+        distance[chosen] = _shape_distance(name, local_x[chosen], local_y[chosen]) * scale[chosen]
+    alpha = np.clip(0.5 - distance / pixel, 0, 1)[..., None]
+    # Shape colour: random, pushed away from the background's mean so the shape stays visible.
+    colour = _uniform(rng, 0, 1, (count, 1, 1, 3))
+    background_mean = image.mean(axis=(1, 2), keepdims=True)
+    too_close = np.linalg.norm(colour - background_mean, axis=-1, keepdims=True) < 0.6
+    colour = np.where(too_close, np.clip(1 - background_mean + _uniform(rng, -0.1, 0.1, colour.shape), 0, 1), colour)
+    shading = 1 + _uniform(rng, -0.15, 0.15, (count, 1, 1, 1)) * local_x[..., None].clip(-1.5, 1.5)
+    image = image + alpha * (colour * shading - image)
+    return np.clip(image, 0, 1)
+
+
+def make_images(
+    task: str, split: str, count: int, image_size: int = 96, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draws a balanced, labelled set of shape images.
+
+    The same `(task, split, count, image_size, seed)` always gives the same images;
+    different splits or seeds use independent random streams.
+
+    Args:
+        task: str, `"source"` (the 6 `SOURCE_CLASSES`) or `"target"` (the 4 `TARGET_CLASSES`).
+        split: str, one of `"train"`, `"validation"`, `"test"`.
+        count: int, how many images (positive). Classes are balanced to within one image.
+        image_size: int, height and width in pixels, at least 32. Defaults to 96.
+        seed: int, a non-negative seed. Defaults to 0.
+
+    Returns:
+        A tuple `(images, labels)`: uint8 array of shape `(count, image_size, image_size, 3)`
+        and int32 array of shape `(count,)` with values in `range(len(classes))`.
+
+    Raises:
+        ValueError: if an argument is out of range.
+
+    Example:
+
+    >>> images, labels = make_images("target", "train", count=8, image_size=32)
+    >>> images.shape, images.dtype.name, sorted(set(labels.tolist()))
+    ((8, 32, 32, 3), 'uint8', [0, 1, 2, 3])
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}. Received: task={task!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}. Received: split={split!r}")
+    for name, value, minimum in (("count", count, 1), ("image_size", image_size, MINIMUM_IMAGE_SIZE)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+            raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int. Received: seed={seed!r}")
+    names = TASKS[task]
+    rng = np.random.default_rng([int(seed), list(TASKS).index(task), SPLITS.index(split), 7919])
+    labels = rng.permutation(np.arange(count) % len(names)).astype(np.int32)
+    images = np.empty((count, image_size, image_size, 3), dtype=np.uint8)
+    for start in range(0, count, _CHUNK):
+        chunk = _draw_chunk(rng, names, labels[start : start + _CHUNK], int(image_size))
+        images[start : start + _CHUNK] = np.round(chunk * 255).astype(np.uint8)
+    return images, labels
+
+
+def plot_examples(
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names: tuple[str, ...] | list[str],
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.axes.Axes:
+    """Shows images in a grid with their class names as titles.
+
+    Args:
+        images: uint8 array `(n, height, width, 3)`; up to 16 are shown.
+        labels: int array `(n,)` of class indices.
+        class_names: sequence of str, the name of each class index.
+        ax: a matplotlib Axes to draw into, or `None` for a new figure. Defaults to `None`.
+
+    Returns:
+        The matplotlib Axes holding the grid (one mosaic image, titles as text).
+
+    Raises:
+        ValueError: if `images` is not a batch of RGB images or `labels` has another length.
+
+    Example:
+
+    >>> images, labels = make_images("source", "test", count=6, image_size=32)
+    >>> ax = plot_examples(images, labels, SOURCE_CLASSES)
+    >>> len(ax.texts)
+    6
+    """
+    import matplotlib.pyplot as plt
+
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must have shape (n, height, width, 3). Received: images.shape={images.shape}")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"labels must have length {len(images)}. Received: labels.shape={labels.shape}")
+    shown = min(len(images), 16)
+    columns = min(shown, 8)
+    rows = -(-shown // columns)
+    height, width = images.shape[1:3]
+    mosaic = np.full((rows * (height + 20), columns * (width + 4), 3), 255, dtype=np.uint8)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.3 * columns, 1.5 * rows))
+    for index in range(shown):
+        top, left = (index // columns) * (height + 20) + 18, (index % columns) * (width + 4)
+        mosaic[top : top + height, left : left + width] = images[index]
+        ax.text(left + width / 2, top - 3, class_names[int(labels[index])], ha="center", fontsize=8)
+    ax.imshow(mosaic)
+    ax.set_axis_off()
+    return ax

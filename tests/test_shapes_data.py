@@ -1,0 +1,109 @@
+"""The offline shapes task: shapes, balance, determinism, leakage-free splits, and that pixels alone do not solve it."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from helpers import shapes_data
+
+
+def _fingerprints(images):
+    return {hashlib.sha1(image.tobytes()).hexdigest() for image in images}
+
+
+@pytest.mark.parametrize(("task", "classes"), [("source", 6), ("target", 4)])
+def test_images_and_labels_have_the_promised_shapes_and_balance(task, classes):
+    images, labels = shapes_data.make_images(task, "train", count=50, image_size=40, seed=3)
+    assert images.shape == (50, 40, 40, 3) and images.dtype == np.uint8
+    assert labels.shape == (50,) and labels.dtype == np.int32
+    counts = np.bincount(labels, minlength=classes)
+    assert len(counts) == classes and counts.max() - counts.min() <= 1
+
+
+def test_source_and_target_classes_are_disjoint():
+    assert len(shapes_data.SOURCE_CLASSES) == 6 and len(shapes_data.TARGET_CLASSES) == 4
+    assert not set(shapes_data.SOURCE_CLASSES) & set(shapes_data.TARGET_CLASSES)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_same_arguments_give_the_same_images_and_another_seed_does_not(seed):
+    first = shapes_data.make_images("source", "validation", count=12, image_size=32, seed=seed)
+    again = shapes_data.make_images("source", "validation", count=12, image_size=32, seed=seed)
+    other = shapes_data.make_images("source", "validation", count=12, image_size=32, seed=seed + 10)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], other[0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_image_repeats_across_splits_or_tasks(seed):
+    seen = {}
+    for task in ("source", "target"):
+        for split in shapes_data.SPLITS:
+            images, _ = shapes_data.make_images(task, split, count=100, image_size=32, seed=seed)
+            prints = _fingerprints(images)
+            assert len(prints) == 100, f"{task}/{split} repeats an image"
+            for other, other_prints in seen.items():
+                assert not prints & other_prints, f"{task}/{split} shares images with {other}"
+            seen[(task, split)] = prints
+
+
+def test_images_vary_in_colour_and_the_shape_stands_out():
+    images, _ = shapes_data.make_images("source", "test", count=60, image_size=48, seed=0)
+    mean_colours = images.reshape(60, -1, 3).mean(axis=1)
+    assert mean_colours.std(axis=0).min() > 15  # backgrounds differ from image to image in every channel
+    edges = np.abs(np.diff(images.astype(int), axis=2)).max(axis=(1, 2, 3))
+    assert edges.min() > 40  # every image has at least one sharp edge
+
+
+def _pixel_features(task, split, count, seed):
+    images, labels = shapes_data.make_images(task, split, count=count, image_size=48, seed=seed)
+    return images.reshape(count, -1).astype(np.float64) / 255.0, labels
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pixel_baselines_stay_far_below_the_cnn(seed):
+    """Nearest centroid and a ridge-regression linear classifier on raw pixels stay near chance (1/6)."""
+    train_x, train_y = _pixel_features("source", "train", 1200, seed)
+    test_x, test_y = _pixel_features("source", "test", 300, seed)
+    centroids = np.stack([train_x[train_y == label].mean(axis=0) for label in range(6)])
+    distances = ((test_x[:, None, :] - centroids[None]) ** 2).sum(axis=-1)
+    centroid_accuracy = np.mean(distances.argmin(axis=1) == test_y)
+    # Linear least squares on one-hot targets, solved in the dual (1200 x 1200) with a ridge term.
+    mean = train_x.mean(axis=0)
+    centred, targets = train_x - mean, np.eye(6)[train_y]
+    dual = np.linalg.solve(centred @ centred.T + 10.0 * np.eye(len(centred)), targets - targets.mean(axis=0))
+    scores = (test_x - mean) @ (centred.T @ dual)
+    linear_accuracy = np.mean(scores.argmax(axis=1) == test_y)
+    assert centroid_accuracy < 0.35 and linear_accuracy < 0.35, (centroid_accuracy, linear_accuracy)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"task": "sauce"}, "task='sauce'"),
+        ({"split": "valid"}, "split='valid'"),
+        ({"count": 0}, "count=0"),
+        ({"count": 2.5}, "count=2.5"),
+        ({"image_size": 31}, "image_size=31"),
+        ({"seed": -1}, "seed=-1"),
+    ],
+)
+def test_bad_arguments_raise_value_errors_naming_the_value(arguments, message):
+    call = {"task": "source", "split": "train", "count": 4, "image_size": 32, "seed": 0, **arguments}
+    with pytest.raises(ValueError, match=message):
+        shapes_data.make_images(**call)
+
+
+def test_plot_examples_titles_each_image_and_uses_the_given_axes():
+    import matplotlib.pyplot as plt
+
+    images, labels = shapes_data.make_images("target", "train", count=5, image_size=32)
+    _, ax = plt.subplots()
+    returned = shapes_data.plot_examples(images, labels, shapes_data.TARGET_CLASSES, ax=ax)
+    assert returned is ax
+    assert [text.get_text() for text in ax.texts] == [shapes_data.TARGET_CLASSES[label] for label in labels]
+    with pytest.raises(ValueError, match="labels.shape"):
+        shapes_data.plot_examples(images, labels[:3], shapes_data.TARGET_CLASSES)
+    plt.close("all")
