@@ -15,6 +15,7 @@ import contextlib
 import os
 import random
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import TypeVar
 
@@ -228,6 +229,8 @@ def setup(seed: int = DEFAULT_SEED) -> str:
 
     absl.logging.set_verbosity(absl.logging.ERROR)
     tf.get_logger().setLevel("ERROR")
+    # Keras 3.15 warns on every fit with a tf.data dataset (shuffle defaults to True); our datasets shuffle themselves.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
     check_versions(tf.__version__, keras.__version__)
     seed_everything(seed)
     if is_fast_mode():
