@@ -13,6 +13,8 @@ import pathlib
 
 import numpy as np
 
+from helpers import network
+
 
 def _check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
@@ -92,23 +94,6 @@ OFFLINE_MESSAGE = (
 )
 
 
-def is_reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
-    """Returns whether a TCP connection to `host:port` opens within `timeout` seconds.
-
-    Example:
-
-    >>> is_reachable("localhost", port=1, timeout=0.5)
-    False
-    """
-    import socket
-
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _find_photos_folder(folder: str | pathlib.Path) -> pathlib.Path | None:
     """Returns the folder (itself or one level down) that holds the class subfolders, or `None`."""
     folder = pathlib.Path(folder)
@@ -148,12 +133,12 @@ def download_flowers(cache_dir: str | None = None, timeout: float = 3.0) -> path
 
     if not timeout > 0:
         raise ValueError(f"timeout must be positive. Received: timeout={timeout!r}")
-    cache = pathlib.Path(cache_dir if cache_dir is not None else keras.config.keras_home()).expanduser()
+    cache = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else network.keras_home()
     cached = _find_photos_folder(cache / "datasets" / "flower_photos")
     if cached is not None:
         return cached
     host = urllib.parse.urlsplit(FLOWERS_URL).hostname
-    if not (cache / "datasets" / "flower_photos_archive").exists() and not is_reachable(host, timeout=timeout):
+    if not (cache / "datasets" / "flower_photos_archive").exists() and not network.is_reachable(host, timeout=timeout):
         raise ConnectionError(OFFLINE_MESSAGE.format(host=host, timeout=timeout))
     extracted = keras.utils.get_file("flower_photos", origin=FLOWERS_URL, extract=True, cache_dir=str(cache))
     folder = _find_photos_folder(extracted)

@@ -122,6 +122,38 @@ def batchnorm_statistics(model: keras.Model) -> dict[str, list[np.ndarray]]:
     }
 
 
+def batchnorm_layers_moved(before: dict[str, list[np.ndarray]], after: dict[str, list[np.ndarray]]) -> list[str]:
+    """Names the BatchNormalization layers whose moving mean or variance changed at all.
+
+    Args:
+        before, after: two `batchnorm_statistics` of the same model.
+
+    Returns:
+        The names of the layers whose statistics differ, bit for bit, in layer order.
+
+    Raises:
+        ValueError: if the two describe different layers.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization(name="bn_moved")])
+    >>> before = batchnorm_statistics(model)
+    >>> _ = model(np.ones((4, 2)), training=True)
+    >>> batchnorm_layers_moved(before, batchnorm_statistics(model))
+    ['bn_moved']
+    """
+    if before.keys() != after.keys():
+        raise ValueError(
+            f"before and after must describe the same BatchNormalization layers. "
+            f"Received: {len(before)} and {len(after)} layers"
+        )
+    return [
+        name
+        for name in before
+        if not all(np.array_equal(old, new) for old, new in zip(before[name], after[name], strict=True))
+    ]
+
+
 def source_accuracy(
     base_model: keras.Model,
     source_kernel: np.ndarray,

@@ -1,14 +1,13 @@
 """Data paths: the tf.data pipeline, the flower photos (offline failure, fake download, cache) and random arrays."""
 
 import pathlib
-import socket
 import time
 
 import keras
 import numpy as np
 import pytest
 
-from helpers import datasets
+from helpers import datasets, network
 
 
 def _labelled_images(count, size=4):
@@ -55,16 +54,9 @@ def test_to_dataset_rejects_bad_input(images, labels, keywords, message):
         datasets.to_dataset(images, labels, **keywords)
 
 
-def test_is_reachable_sees_a_listening_socket_and_not_a_closed_port():
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port = server.getsockname()[1]
-        assert datasets.is_reachable("127.0.0.1", port=port, timeout=1.0)
-    assert not datasets.is_reachable("127.0.0.1", port=port, timeout=1.0)
-
-
 def test_flowers_fail_fast_and_clearly_on_this_offline_machine(tmp_path, monkeypatch):
     host = "storage.googleapis.com"
-    if datasets.is_reachable(host, timeout=3.0):
+    if network.is_reachable(host, timeout=3.0):
         pytest.skip("this machine is online; the offline failure is covered by the faked test below")
     monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kwargs: pytest.fail("tried to download"))
     started = time.monotonic()
@@ -74,7 +66,7 @@ def test_flowers_fail_fast_and_clearly_on_this_offline_machine(tmp_path, monkeyp
 
 
 def test_flowers_fail_without_downloading_when_the_server_is_unreachable(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "is_reachable", lambda *args, **kwargs: False)
+    monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: False)
     monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kwargs: pytest.fail("tried to download"))
     with pytest.raises(ConnectionError, match=r"Cannot reach storage\.googleapis\.com within 3 s"):
         datasets.download_flowers(cache_dir=str(tmp_path))
@@ -98,7 +90,7 @@ def _fake_get_file(calls, photos_per_class=5):
 
 def test_load_flowers_with_a_fake_download_then_from_the_cache(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(datasets, "is_reachable", lambda *args, **kwargs: True)
+    monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: True)
     monkeypatch.setattr(keras.utils, "get_file", _fake_get_file(calls))
     (train_images, train_labels), (validation_images, validation_labels), names = datasets.load_flowers(
         image_size=32, validation_fraction=0.2, cache_dir=str(tmp_path)
@@ -113,10 +105,20 @@ def test_load_flowers_with_a_fake_download_then_from_the_cache(tmp_path, monkeyp
     pixels = np.concatenate([train_images, validation_images])[:, 0, 0, 0].astype(int)
     assert np.all((pixels - 40 * labels >= 0) & (pixels - 40 * labels < 5))
     # Second call: the photos are cached, so neither the network check nor the download runs.
-    monkeypatch.setattr(datasets, "is_reachable", lambda *args, **kwargs: pytest.fail("checked the network"))
+    monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: pytest.fail("checked the network"))
     (again, _), _, _ = datasets.load_flowers(image_size=32, validation_fraction=0.2, cache_dir=str(tmp_path))
     assert calls == [datasets.FLOWERS_URL]
     np.testing.assert_array_equal(again, train_images)
+
+
+def test_flowers_default_cache_is_keras_home(tmp_path, monkeypatch):
+    """Without cache_dir, the photos are looked up and downloaded under $KERAS_HOME, as Keras itself does."""
+    calls = []
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: True)
+    monkeypatch.setattr(keras.utils, "get_file", _fake_get_file(calls))
+    folder = datasets.download_flowers()
+    assert folder.is_relative_to(tmp_path) and calls == [datasets.FLOWERS_URL]
 
 
 @pytest.mark.parametrize(

@@ -84,3 +84,14 @@ def test_plot_drift_returns_the_axes():
     returned = forgetting.plot_drift({"1e-4": {"a": 0.1, "b": 0.0}, "1e-2": {"a": 0.5, "b": 0.2}}, ax=ax)
     assert returned is ax and len(ax.lines) == 2 and ax.get_yscale() == "log"
     plt.close(figure)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batchnorm_layers_moved_names_exactly_the_layers_a_training_pass_updated(seed):
+    model, base = tiny_model(seed)
+    before = forgetting.batchnorm_statistics(model)
+    assert forgetting.batchnorm_layers_moved(before, forgetting.batchnorm_statistics(model)) == []
+    base(np.random.default_rng(seed).normal(size=(4, 8, 8, 3)), training=True)  # a training pass updates BN
+    assert forgetting.batchnorm_layers_moved(before, forgetting.batchnorm_statistics(model)) == ["bn"]
+    with pytest.raises(ValueError, match="same BatchNormalization layers"):
+        forgetting.batchnorm_layers_moved(before, {})
