@@ -1,0 +1,256 @@
+"""Two-phase fine-tuning (helpers/two_phase.py): what is frozen when, what carries over, and the records."""
+
+import keras
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import models, two_phase
+
+matplotlib.use("Agg")
+
+IMAGE_SIZE = 32  # MobileNetV2's smallest input: keeps each run to seconds
+NUM_CLASSES = 3
+
+
+def make_data(seed, count=12):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1.0, 1.0, size=(count, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
+    return images, np.arange(count) % NUM_CLASSES
+
+
+def make_model(seed, dropout=0.2):
+    """A random MobileNetV2 whose BatchNorm statistics match the data, so its features are not all ~0.
+
+    With Keras's initial statistics (mean 0, variance 1) a random base's features shrink to ~1e-11.
+    One training-mode pass with momentum 0 sets each layer's moving statistics to the batch's.
+    """
+    keras.utils.set_random_seed(seed)
+    model, base_model = models.build_mobilenet_v2(NUM_CLASSES, image_size=IMAGE_SIZE, weights=None, dropout=dropout)
+    layers = [layer for layer in base_model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        layer.momentum = 0.0
+    base_model(make_data(seed + 10, count=16)[0], training=True)
+    for layer in layers:
+        layer.momentum = 0.99
+    return model, base_model
+
+
+def base_state(base_model):
+    """Every weight of the base, BatchNorm moving statistics included, as numpy copies."""
+    return [variable.numpy().copy() for variable in base_model.weights]
+
+
+def head_state(model):
+    return [variable.numpy().copy() for variable in model.get_layer("logits").weights]
+
+
+def same(first, second):
+    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+class Recorder(keras.callbacks.Callback):
+    """Records, for each `fit`, the model, optimizer, epochs, head weights and base state at its ends."""
+
+    def __init__(self, base_model, stop_after_first_epoch=False):
+        super().__init__()
+        self.base_model, self.stop_after_first_epoch = base_model, stop_after_first_epoch
+        self.phases, self.epochs = [], []
+
+    def on_train_begin(self, logs=None):
+        self.phases.append(
+            {"model": self.model, "optimizer": self.model.optimizer, "head_at_begin": head_state(self.model)}
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stop_after_first_epoch and len(self.phases) == 1:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.phases[-1].update(head_at_end=head_state(self.model), base_at_end=base_state(self.base_model))
+
+
+def test_the_two_phases_freeze_carry_over_and_count_on(capsys):
+    model, base_model = make_model(seed=0)
+    images, labels = make_data(0)
+    train = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(12, seed=1).batch(4)  # reshuffles
+    base_before, head_before = base_state(base_model), head_state(model)
+    recorder = Recorder(base_model, stop_after_first_epoch=True)
+    history = two_phase.fine_tune(
+        model,
+        base_model,
+        train,
+        validation_data=make_data(5, count=6),
+        head_epochs=3,
+        fine_tune_epochs=2,
+        optimizer="sgd",
+        batch_size=4,
+        callbacks=[recorder],
+        verbose=0,
+    )
+    phase_one, phase_two = recorder.phases
+    assert capsys.readouterr().out.strip() == two_phase.CACHED_NOTE
+    batch_norm_layers = {
+        layer.name for layer in base_model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    # Phase 1: the head alone trains, on cached features; the base and its BatchNorm statistics stay bitwise.
+    assert phase_one["model"] is not model and phase_one["model"].get_layer("logits") is model.get_layer("logits")
+    assert same(phase_one["base_at_end"], base_before)
+    assert not same(phase_one["head_at_end"], head_before)
+    # Phase 2 starts from exactly the head phase 1 trained, with a fresh optimizer at the small rate.
+    assert phase_two["model"] is model and same(phase_two["head_at_begin"], phase_one["head_at_end"])
+    assert phase_two["optimizer"] is not phase_one["optimizer"]
+    for phase, learning_rate in ((phase_one, 1e-3), (phase_two, 1e-5)):
+        assert type(phase["optimizer"]).__name__ == "SGD" and phase["optimizer"].get_config()["momentum"] == 0.9
+        assert float(phase["optimizer"].learning_rate) == pytest.approx(learning_rate)
+    # Phase 2 (graph-mode fit) trains the base but leaves every BatchNorm variable bitwise (models.unfreeze).
+    batch_norm_ids = {
+        id(variable) for layer in base_model.layers if layer.name in batch_norm_layers for variable in layer.weights
+    }
+    checked = 0
+    for variable, old, new in zip(base_model.weights, base_before, phase_two["base_at_end"], strict=True):
+        if id(variable) in batch_norm_ids:
+            assert np.array_equal(old, new), variable.path
+            checked += 1
+    assert checked == 4 * len(batch_norm_layers)  # gamma, beta, moving mean and variance of every layer
+    moved = [not np.array_equal(old, new) for old, new in zip(base_before, phase_two["base_at_end"], strict=True)]
+    assert base_model.weights[0].path.endswith("Conv1/kernel") and moved[0]
+    # One continuous record: the callback stopped phase 1 after one epoch, and phase 2 counts on from there.
+    assert recorder.epochs == [0, 1, 2]
+    assert history.phase_boundary == 1 and len(history.loss) == len(history.val_accuracy) == 3
+    assert (history.head_learning_rate, history.fine_tune_learning_rate) == (1e-3, 1e-5)
+    assert all(np.isfinite(history.loss)) and all(0 <= value <= 1 for value in history.accuracy)
+
+
+def test_top_layers_reach_unfreeze_after_phase_one(monkeypatch):
+    model, base_model = make_model(seed=3)
+    calls, unfreeze = [], models.unfreeze
+
+    def unfreeze_then_stop(base, top_layers=None):
+        calls.append((base, top_layers, base.trainable))
+        unfreeze(base, top_layers=top_layers)
+        raise InterruptedError("no need to train phase 2 here")
+
+    monkeypatch.setattr(two_phase.models, "unfreeze", unfreeze_then_stop)
+    with pytest.raises(InterruptedError):
+        two_phase.fine_tune(model, base_model, make_data(3), head_epochs=1, top_layers=10, verbose=0)
+    assert calls == [(base_model, 10, False)]  # frozen until phase 2
+    open_layers = {layer.name for layer in base_model.layers if layer.trainable and layer.weights}
+    assert open_layers == {"block_16_depthwise", "block_16_project", "Conv_1"}  # MobileNetV2's last 10 layers
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_phase_one_keeps_the_base_bitwise_and_cached_equals_uncached(seed, capsys):
+    results = []
+    for augmentation in (None, keras.layers.Identity()):  # any augmentation switches the cache off
+        model, base_model = make_model(seed)
+        base_before, head_before = base_state(base_model), head_state(model)
+        history = two_phase.fine_tune(
+            model,
+            base_model,
+            make_data(seed),
+            validation_data=make_data(seed + 5, count=6),
+            head_epochs=3,
+            fine_tune_epochs=0,
+            augmentation=augmentation,
+            batch_size=4,
+            seed=seed,
+            verbose=0,
+        )
+        assert same(base_state(base_model), base_before)  # weights and BatchNorm statistics, bitwise
+        assert not same(head_state(model), head_before)  # the head did train
+        if augmentation is not None:  # the full model was compiled for phase 1
+            assert type(model.optimizer).__name__ == "Adam" and float(model.optimizer.learning_rate) == pytest.approx(
+                1e-3
+            )
+        results.append((history, head_state(model)))
+    assert capsys.readouterr().out.split("\n")[:2] == [two_phase.CACHED_NOTE, two_phase.UNCACHED_NOTE]
+    (cached, cached_head), (uncached, uncached_head) = results
+    assert cached.note == two_phase.CACHED_NOTE and uncached.note == two_phase.UNCACHED_NOTE
+    for key in ("loss", "val_loss", "accuracy"):
+        np.testing.assert_allclose(getattr(cached, key), getattr(uncached, key), rtol=1e-4, atol=1e-5)
+    for cached_weights, uncached_weights in zip(cached_head, uncached_head, strict=True):
+        np.testing.assert_allclose(cached_weights, uncached_weights, rtol=1e-4, atol=1e-6)
+
+
+def test_compute_features_keeps_labels_aligned_when_the_dataset_reshuffles():
+    images = np.repeat(np.arange(10, dtype="float32"), 4 * 4 * 3).reshape(10, 4, 4, 3)  # image i is filled with i
+    dataset = tf.data.Dataset.from_tensor_slices((images, np.arange(10))).shuffle(10, seed=0).batch(3)
+    pooling = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.GlobalAveragePooling2D()])
+    features, labels = two_phase.compute_features(pooling, dataset)
+    assert sorted(labels.tolist()) == list(range(10)) and labels.tolist() != list(range(10))  # really shuffled
+    np.testing.assert_array_equal(features[:, 0], labels)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return make_model(seed=0)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"head_epochs": -1}, "head_epochs must be an int >= 0. Received: head_epochs=-1"),
+        ({"fine_tune_epochs": 1.0}, "Received: fine_tune_epochs=1.0"),
+        ({"head_epochs": 0, "fine_tune_epochs": 0}, "must be at least 1"),
+        ({"head_learning_rate": 0.0}, "head_learning_rate must be a positive, finite number"),
+        ({"fine_tune_learning_rate": float("nan")}, "Received: fine_tune_learning_rate=nan"),
+        ({"fine_tune_learning_rate": -1e-5}, "Received: fine_tune_learning_rate=-1e-05"),
+        ({"head_learning_rate": "1e-3"}, "Received: head_learning_rate='1e-3'"),
+        ({"optimizer": "adamw"}, "optimizer must be one of ('adam', 'sgd', 'rmsprop'). Received: optimizer='adamw'"),
+        ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
+        ({"top_layers": 0}, "Received: top_layers=0"),
+        ({"augmentation": "flip"}, "augmentation must be a Keras layer or None"),
+        ({"train_data": [1, 2, 3]}, "train_data must be a tf.data.Dataset or a tuple (images, labels)"),
+        ({"train_data": (np.zeros((2, 48, 48, 3)), np.zeros(2, int))}, "train_data images must have shape"),
+        ({"train_data": (np.zeros((2, 32, 32, 3), np.uint8), np.zeros(2, int))}, "preprocessed to [-1, 1]"),
+        ({"train_data": (np.zeros((2, 32, 32, 3)), np.zeros(3, int))}, "train_data labels must be ints, one per"),
+        ({"train_data": (np.zeros((2, 32, 32, 3)), np.array([0.0, 1.0]))}, "labels must be ints"),
+        (
+            {"validation_data": (np.zeros((2, 32, 32, 3)), np.array([0, 3]))},
+            "labels must be in [0, 3). Received: [0, 3]",
+        ),
+        (
+            {"validation_data": tf.data.Dataset.range(3)},
+            "validation_data must yield batches of (images (None, 32, 32, 3), labels)",
+        ),
+        (
+            {"train_data": tf.data.Dataset.from_tensor_slices((np.zeros((2, 48, 48, 3), "float32"), [0, 1])).batch(2)},
+            "train_data must yield batches of (images (None, 32, 32, 3), labels)",
+        ),
+        (
+            {"base_model": keras.Sequential([keras.layers.Dense(1)])},
+            "must be a pair returned by models.build_mobilenet_v2",
+        ),
+    ],
+)
+def test_bad_arguments_raise_before_any_training(pair, arguments, message):
+    model, base_model = pair
+    before = [variable.numpy().copy() for variable in model.weights]
+    arguments = {"model": model, "base_model": base_model, "train_data": make_data(0, count=2), **arguments}
+    with pytest.raises(ValueError) as error:
+        two_phase.fine_tune(**arguments, verbose=0)
+    assert message in str(error.value)
+    assert same([variable.numpy() for variable in model.weights], before)
+
+
+def test_plot_history_marks_the_phase_boundary_and_each_learning_rate():
+    history = two_phase.FineTuneHistory(
+        [1.0, 0.6, 0.5, 0.4], [0.4, 0.6, 0.7, 0.8], [1.1, 0.7, 0.6, 0.6], [0.3, 0.5, 0.6, 0.7], 2, 1e-3, 1e-5, ""
+    )
+    figure, ax = plt.subplots()
+    assert two_phase.plot_history(history, ax=ax) is ax
+    training, validation, boundary = ax.lines
+    assert list(training.get_ydata()) == history.loss and list(validation.get_ydata()) == history.val_loss
+    assert list(boundary.get_xdata()) == [2.5, 2.5]  # between epoch 2 (last head epoch) and epoch 3
+    assert [text.get_text().strip() for text in ax.texts] == ["head, lr 0.001", "fine-tune, lr 1e-05"]
+    two_phase.plot_history(history, metric="accuracy", ax=ax)
+    assert list(ax.lines[3].get_ydata()) == history.accuracy
+    with pytest.raises(ValueError, match="Received: metric='val_loss'"):
+        two_phase.plot_history(history, metric="val_loss", ax=ax)
+    plt.close(figure)
