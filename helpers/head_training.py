@@ -8,11 +8,12 @@ each on a fresh head built like the head of `models.build_mobilenet_v2` (pooled 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import keras
 import numpy as np
+
+from helpers import optimizers
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 METRICS = HISTORY_KEYS  # what `plot_sweep` can draw
@@ -92,17 +93,6 @@ def _check_split(name: str, split) -> tuple[np.ndarray, np.ndarray]:
     return features, labels
 
 
-def _check_learning_rate(learning_rate) -> float:
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, int | float)
-        or not math.isfinite(learning_rate)
-        or learning_rate <= 0
-    ):
-        raise ValueError(f"learning_rate must be a positive, finite number. Received: learning_rate={learning_rate!r}")
-    return float(learning_rate)
-
-
 def train_head(
     train: tuple[np.ndarray, np.ndarray],
     validation: tuple[np.ndarray, np.ndarray],
@@ -149,7 +139,7 @@ def train_head(
             "train and validation features must have the same length. "
             f"Received: {train_features.shape[1]} and {validation_features.shape[1]}"
         )
-    learning_rate = _check_learning_rate(learning_rate)
+    optimizers.check_learning_rate(learning_rate)
     for name, value, minimum in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
@@ -203,7 +193,9 @@ def sweep_learning_rates(
     """
     if isinstance(learning_rates, str) or not isinstance(learning_rates, Sequence) or not learning_rates:
         raise ValueError(f"learning_rates must be a non-empty sequence. Received: learning_rates={learning_rates!r}")
-    rates = [_check_learning_rate(rate) for rate in learning_rates]
+    for rate in learning_rates:
+        optimizers.check_learning_rate(rate)
+    rates = [float(rate) for rate in learning_rates]
     if len(set(rates)) != len(rates):
         raise ValueError(f"learning_rates must all differ. Received: learning_rates={list(learning_rates)!r}")
     return {rate: train_head(train, validation, learning_rate=rate, **options) for rate in rates}

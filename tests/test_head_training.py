@@ -102,7 +102,7 @@ def test_train_head_infers_the_number_of_classes_from_both_splits():
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"learning_rate": 0.0}, "learning_rate must be a positive, finite number. Received: learning_rate=0.0"),
+        ({"learning_rate": 0.0}, "learning_rate must be positive and finite. Received: learning_rate=0.0"),
         ({"learning_rate": float("nan")}, "Received: learning_rate=nan"),
         ({"learning_rate": "1e-3"}, "Received: learning_rate='1e-3'"),
         ({"epochs": 0}, "epochs must be an int >= 1. Received: epochs=0"),
@@ -135,7 +135,7 @@ def test_sweep_gives_each_rate_the_history_train_head_gives_it():
         ([], r"learning_rates must be a non-empty sequence. Received: learning_rates=\[\]"),
         (1e-3, "Received: learning_rates=0.001"),
         ([1e-3, 0.001], r"learning_rates must all differ. Received: learning_rates=\[0.001, 0.001\]"),
-        ([1e-3, -1.0], "learning_rate must be a positive, finite number. Received: learning_rate=-1.0"),
+        ([1e-3, -1.0], "learning_rate must be positive and finite. Received: learning_rate=-1.0"),
     ],
 )
 def test_sweep_rejects_bad_learning_rates(learning_rates, message):
