@@ -13,7 +13,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test environment refresh-notebooks clean
+.PHONY: lab test environment refresh-notebooks benchmarks clean
 
 environment: $(STAMP)
 
@@ -35,6 +35,12 @@ test: $(STAMP)
 # For authors: re-run notebooks in fast mode and store the outputs of cells tagged keep_output.
 refresh-notebooks: $(STAMP)
 	COURSE_FAST=1 $(BIN)/python scripts/notebook_tool.py refresh notebooks/*.ipynb
+
+# Speed is measured here, never in timed tests; copy the printed tables into the README.
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/jit_compile.py
+	$(BIN)/python benchmarks/phase_one_cache.py
+	$(BIN)/python benchmarks/notebook_times.py
 
 clean:
 	rm -rf $(VENV)

@@ -1,0 +1,66 @@
+"""Benchmark: phase 1 of `two_phase.fine_tune` on cached base features vs through the full model every epoch.
+
+Why: with the base frozen and no augmentation, the base maps each image to the same features every epoch, so
+`two_phase.fine_tune` computes them once and trains the head alone. This measures what that saves, side by side
+in one run (the uncached run turns caching off with an identity "augmentation").
+
+Run: .venv/bin/python benchmarks/phase_one_cache.py [--images-per-class 200] [--epochs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import pathlib
+import platform
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from anywhere: find `helpers`
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import keras  # noqa: E402
+
+from helpers import models, rate_comparison, two_phase  # noqa: E402
+
+
+def phase_one_seconds(data: rate_comparison.TaskData, epochs: int, cached: bool) -> tuple[float, float]:
+    """Returns (seconds for phase 1, final validation accuracy) for one fresh model."""
+    keras.utils.set_random_seed(0)
+    model, base_model = models.build_mobilenet_v2(4, weights="bundled")
+    augmentation = None if cached else keras.layers.Identity()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):  # the helper prints which way phase 1 ran
+        history = two_phase.fine_tune(
+            model,
+            base_model,
+            data.train,
+            validation_data=data.target_test,
+            head_epochs=epochs,
+            fine_tune_epochs=0,
+            augmentation=augmentation,
+            verbose=0,
+        )
+    return time.perf_counter() - start, history.val_accuracy[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images-per-class", type=int, default=200, help="target training images per class")
+    parser.add_argument("--epochs", type=int, default=5, help="phase-1 epochs")
+    arguments = parser.parse_args()
+    data = rate_comparison.prepare_data(arguments.images_per_class, test_count=200, source_count=6)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Keras {keras.__version__}")
+    print(f"phase 1: {len(data.train[1])} images at 96x96, {arguments.epochs} epochs, bundled MobileNetV2 base")
+    cached = phase_one_seconds(data, arguments.epochs, cached=True)
+    uncached = phase_one_seconds(data, arguments.epochs, cached=False)
+    for label, (seconds, accuracy) in (("cached features", cached), ("full model", uncached)):
+        print(f"{label:<16} {seconds:6.1f} s   validation accuracy {accuracy:.3f}")
+    print(f"ratio full model / cached: {uncached[0] / cached[0]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
