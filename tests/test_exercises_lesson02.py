@@ -70,17 +70,18 @@ def test_q2_reference_passes():
         ),
         (
             "sparse_categorical_crossentropy",
-            "your loss is the string 'sparse_categorical_crossentropy'; a string cannot set from_logits=True, "
-            "so build a loss object from keras.losses.",
+            "your loss is the string 'sparse_categorical_crossentropy', which treats the outputs as probabilities; "
+            "compile with keras.losses.SparseCategoricalCrossentropy(from_logits=True).",
         ),
         (
             keras.losses.CategoricalCrossentropy(from_logits=True),
-            "your loss is CategoricalCrossentropy (it expects one-hot labels); the labels here are ints 0..9, "
+            "your loss is CategoricalCrossentropy (it expects one-hot labels); the labels are ints 0..9, "
             "so use SparseCategoricalCrossentropy.",
         ),
         (
             keras.losses.sparse_categorical_crossentropy,
-            "your answer is a function; give a loss object such as keras.losses.SparseCategoricalCrossentropy(...).",
+            "your answer is a function; give a loss object such as "
+            "keras.losses.SparseCategoricalCrossentropy(from_logits=True).",
         ),
     ],
 )

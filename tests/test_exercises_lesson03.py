@@ -91,7 +91,8 @@ def test_q1_reference_passes_on_tiny_and_real_bases():
         ),
         (
             {"loss": keras.losses.CategoricalCrossentropy(from_logits=True)},
-            "your loss is CategoricalCrossentropy; the labels are ints 0..3, so use SparseCategoricalCrossentropy.",
+            "your loss is CategoricalCrossentropy (it expects one-hot labels); the labels are ints 0..3, "
+            "so use SparseCategoricalCrossentropy.",
         ),
         (
             {"compile_model": False},

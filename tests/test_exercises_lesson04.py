@@ -84,8 +84,8 @@ def q1_answer(mistake: str):
         ("head rate", "your learning rate is 0.001; phase 2 needs at most 0.0001, ten times below the head's 0.001."),
         (
             "string loss",
-            "your loss is 'sparse_categorical_crossentropy'; the head emits logits and the labels are ints: "
-            "use SparseCategoricalCrossentropy(from_logits=True).",
+            "your loss is the string 'sparse_categorical_crossentropy', which treats the outputs as probabilities; "
+            "compile with keras.losses.SparseCategoricalCrossentropy(from_logits=True).",
         ),
     ],
 )

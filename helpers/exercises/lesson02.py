@@ -12,20 +12,16 @@ from typing import Any
 import keras
 import numpy as np
 
-from helpers.exercises.core import Question, check_number, describe
-
-
-def _not_an_instance(answer: Any, what: str, example: str) -> str | None:
-    """Returns a message when `answer` is a class (not called) or not an instance of the expected kind."""
-    if isinstance(answer, type):
-        return f"your answer is the class {answer.__name__} itself; call it to build {what}: {example}."
-    return f"your answer is {describe(answer)}; give {what} such as {example}."
+from helpers.exercises import keras_checks
+from helpers.exercises.core import Question, check_number
 
 
 def check_sgd_with_momentum(optimizer: Any) -> str | None:
     """q1: `keras.optimizers.SGD(learning_rate=1e-4, momentum=0.9)`."""
     if not isinstance(optimizer, keras.optimizers.Optimizer):
-        return _not_an_instance(optimizer, "an optimizer", "keras.optimizers.SGD(learning_rate=..., momentum=...)")
+        return keras_checks.not_an_instance(
+            optimizer, "an optimizer", "keras.optimizers.SGD(learning_rate=..., momentum=...)"
+        )
     name = type(optimizer).__name__
     if not isinstance(optimizer, keras.optimizers.SGD):
         return f"your optimizer is {name}; the lesson asks for SGD with momentum 0.9."
@@ -37,20 +33,7 @@ def check_sgd_with_momentum(optimizer: Any) -> str | None:
 
 def check_logits_loss(loss: Any) -> str | None:
     """q2: `keras.losses.SparseCategoricalCrossentropy(from_logits=True)` for a Dense(10) head and int labels."""
-    if isinstance(loss, str):
-        return (
-            f"your loss is the string {loss!r}; a string cannot set from_logits=True, "
-            "so build a loss object from keras.losses."
-        )
-    if not isinstance(loss, keras.losses.Loss):
-        return _not_an_instance(loss, "a loss object", "keras.losses.SparseCategoricalCrossentropy(...)")
-    name = type(loss).__name__
-    if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
-        sparse_hint = " (it expects one-hot labels)" if isinstance(loss, keras.losses.CategoricalCrossentropy) else ""
-        return f"your loss is {name}{sparse_hint}; the labels here are ints 0..9, so use SparseCategoricalCrossentropy."
-    if not loss.get_config()["from_logits"]:
-        return "your loss has from_logits=False, but Dense(10) without softmax emits logits: set from_logits=True."
-    return None
+    return keras_checks.check_logits_loss(loss, num_classes=10)
 
 
 def check_effective_step(step: Any) -> str | None:
@@ -72,7 +55,9 @@ def check_fresh_optimizer_after_unfreezing(answer: Any) -> str | None:
         return f"your answer {given}; pass (model, head_optimizer, finetune_optimizer)."
     model, head_optimizer, finetune_optimizer = answer
     if not isinstance(finetune_optimizer, keras.optimizers.Optimizer):
-        return _not_an_instance(finetune_optimizer, "an optimizer", "keras.optimizers.Adam(learning_rate=...)")
+        return keras_checks.not_an_instance(
+            finetune_optimizer, "an optimizer", "keras.optimizers.Adam(learning_rate=...)"
+        )
     if finetune_optimizer is head_optimizer:
         steps = int(head_optimizer.iterations.numpy())
         return (

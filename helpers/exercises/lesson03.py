@@ -16,6 +16,7 @@ from typing import Any
 
 import keras
 
+from helpers.exercises import keras_checks
 from helpers.exercises.core import Question, check_number, describe
 from helpers.shapes_data import TARGET_CLASSES
 
@@ -24,24 +25,6 @@ NUM_CLASSES = len(TARGET_CLASSES)  # 4: hexagon, heart, crescent, arrow
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' * (count != 1)}"
-
-
-def _check_loss(loss: Any) -> str | None:
-    """Returns a message unless `loss` is `SparseCategoricalCrossentropy(from_logits=True)`."""
-    if isinstance(loss, str):
-        return (
-            f"your loss is the string {loss!r}, which treats the outputs as probabilities; "
-            "compile with keras.losses.SparseCategoricalCrossentropy(from_logits=True)."
-        )
-    if not isinstance(loss, keras.losses.Loss):
-        return (
-            f"your loss is {describe(loss)}; compile with keras.losses.SparseCategoricalCrossentropy(from_logits=True)."
-        )
-    if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
-        return f"your loss is {type(loss).__name__}; the labels are ints 0..3, so use SparseCategoricalCrossentropy."
-    if not loss.get_config()["from_logits"]:
-        return "your loss has from_logits=False, but Dense(4) without softmax emits logits: set from_logits=True."
-    return None
 
 
 def check_logits_head(model: Any) -> str | None:
@@ -61,7 +44,7 @@ def check_logits_head(model: Any) -> str | None:
             f"your last Dense layer has activation={activation!r}; the head emits logits, "
             "so leave the activation out and let the loss apply the softmax."
         )
-    return _check_loss(model.loss)
+    return keras_checks.check_logits_loss(model.loss, num_classes=NUM_CLASSES)
 
 
 def check_frozen_base(answer: Any) -> str | None:

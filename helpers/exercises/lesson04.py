@@ -13,8 +13,10 @@ import keras
 import numpy as np
 
 from helpers import models
+from helpers.exercises import keras_checks
 from helpers.exercises.core import Question, check_number, describe
 
+NUM_CLASSES = 4  # the practice model's head: Dense(4) logits, as the target shapes task
 HEAD_LEARNING_RATE = 1e-3  # the rate phase_one_model's head trained at
 TOP_LAYERS = 20  # question 2: how many top layers of the base to unfreeze
 DRIFT_BEFORE = np.array([[3.0, 0.0], [0.0, 4.0]])  # question 4: a kernel before fine-tuning (norm 5)
@@ -40,7 +42,7 @@ def phase_one_model(seed: int = 0) -> tuple[keras.Model, keras.Model]:
     (False, 1, 0.001)
     """
     keras.utils.set_random_seed(seed)
-    model, base_model = models.build_mobilenet_v2(4, image_size=32, weights=None)
+    model, base_model = models.build_mobilenet_v2(NUM_CLASSES, image_size=32, weights=None)
     models.freeze(base_model)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=HEAD_LEARNING_RATE), loss=loss)
@@ -92,11 +94,7 @@ def check_phase_two_compile(model: Any) -> str | None:
             f"your learning rate is {learning_rate:g}; phase 2 needs at most {HEAD_LEARNING_RATE / 10:g}, "
             f"ten times below the head's {HEAD_LEARNING_RATE:g}."
         )
-    loss = getattr(model, "loss", None)
-    if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or not loss.get_config()["from_logits"]:
-        wanted = "SparseCategoricalCrossentropy(from_logits=True)"
-        return f"your loss is {describe(loss)}; the head emits logits and the labels are ints: use {wanted}."
-    return None
+    return keras_checks.check_logits_loss(getattr(model, "loss", None), num_classes=NUM_CLASSES)
 
 
 def check_top_layers(base_model: Any) -> str | None:
