@@ -232,3 +232,23 @@ def test_other_functions_reject_bad_input():
         gradient_descent.classify([1.0])
     with pytest.raises(ValueError, match=r"path must have shape \(3, dims\). Received: path with shape \(2, 1\)"):
         gradient_descent.classify([1.0, 0.5, 0.2], path=[[1.0], [0.5]])
+
+
+@pytest.mark.parametrize("curvature", [0.5, 1.0, 4.0, 10.0])
+def test_momentum_raises_the_divergence_threshold_to_two_times_one_plus_momentum_over_curvature(curvature):
+    """Heavy-ball momentum m on L/2*w**2 is stable iff 0 < learning_rate * L < 2 * (1 + m): 3.8 / L for m = 0.9."""
+    limit = 2 * (1 + gradient_descent.MOMENTUM) / curvature
+    below = gradient_descent.run(0.97 * limit, [curvature], start=[1.0], steps=400, optimizer="momentum")
+    above = gradient_descent.run(1.03 * limit, [curvature], start=[1.0], steps=400, optimizer="momentum")
+    plain_threshold = gradient_descent.divergence_threshold([curvature])
+    assert below.losses[-1] < 1e-3 * below.losses[0] and 0.97 * limit > plain_threshold
+    assert above.losses[-1] > 1e3 * above.losses[0]
+
+
+def test_on_the_lessons_bowl_0_21_diverges_with_sgd_but_not_with_momentum():
+    bowl, start = gradient_descent.ILL_CONDITIONED_CURVATURES, gradient_descent.ILL_CONDITIONED_START
+    sgd = gradient_descent.run(0.21, bowl, start, optimizer="sgd")
+    momentum = gradient_descent.run(0.21, bowl, start, optimizer="momentum")
+    assert gradient_descent.classify(sgd.losses, sgd.path) == "diverging"
+    assert gradient_descent.classify(momentum.losses, momentum.path) != "diverging"
+    assert 2 * (1 + gradient_descent.MOMENTUM) / max(bowl) == pytest.approx(0.38)
