@@ -15,6 +15,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from helpers import head_training
+
 WeightSnapshot = dict[str, list[np.ndarray]]
 _STATISTICS = (
     "moving_mean",
@@ -195,8 +197,7 @@ def source_accuracy(
         raise ValueError(
             f"labels must be in [0, {source_kernel.shape[1]}). Received: labels from {labels.min()} to {labels.max()}"
         )
-    feature_maps = base_model.predict(images, batch_size=batch_size, verbose=0)
-    features = feature_maps.mean(axis=(1, 2))
+    features = head_training.pooled_features(base_model, images, batch_size=batch_size)
     predictions = np.argmax(features @ source_kernel + source_bias, axis=1)
     return float(np.mean(predictions == labels))
 

@@ -1,5 +1,9 @@
 """The exercise system: placeholder, feedback, hints and solutions."""
 
+import importlib
+import pathlib
+import re
+
 import pytest
 
 from helpers.exercises import core
@@ -74,3 +78,36 @@ def test_question_needs_hints_and_a_solution():
 
 def test_describe_names_values_in_the_learners_terms():
     assert core.describe(0.1) == "0.1" and core.describe(None) == "None" and core.describe({}) == "a dict"
+
+
+LESSON_MODULES = sorted(
+    path.stem for path in (pathlib.Path(__file__).resolve().parents[1] / "helpers" / "exercises").glob("lesson*.py")
+)
+
+
+def questions_of(module_name: str) -> list[core.Question]:
+    module = importlib.import_module(f"helpers.exercises.{module_name}")
+    return [value for name, value in sorted(vars(module).items()) if re.fullmatch(r"q\d+", name)]
+
+
+@pytest.mark.parametrize("module_name", LESSON_MODULES)
+def test_every_lesson_has_at_least_three_questions_named_in_order(module_name):
+    questions = questions_of(module_name)
+    assert len(questions) >= 3
+    assert all(isinstance(question, core.Question) for question in questions)
+    assert [question.name for question in questions] == [f"q{number}" for number in range(1, len(questions) + 1)]
+
+
+@pytest.mark.parametrize("module_name", LESSON_MODULES)
+def test_every_lesson_question_treats_the_placeholder_as_not_attempted_and_has_hints_and_a_solution(module_name):
+    for question in questions_of(module_name):
+        assert question.check(core.____).outcome == core.NOT_ATTEMPTED, question.name
+        assert question.check().outcome == core.NOT_ATTEMPTED, question.name
+        for level in range(1, len(question.hints) + 1):
+            assert question.hint(level).text.strip(), (question.name, level)
+        assert question.solution().text.strip(), question.name
+        assert str(question.solution()).startswith(f"Solution to {question.name}:")
+
+
+def test_the_lessons_are_found():
+    assert LESSON_MODULES == ["lesson01", "lesson02", "lesson03", "lesson04"]

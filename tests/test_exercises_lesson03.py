@@ -6,7 +6,7 @@ import keras
 import pytest
 
 from helpers import models
-from helpers.exercises import ____, core
+from helpers.exercises import core
 from helpers.exercises import lesson03 as exercises
 
 IMAGE_SIZE = 32  # tiny images keep the models cheap to build
@@ -48,16 +48,6 @@ def head_model(base_model, units=4, activation=None, final_layer=None, loss=None
 
 
 ALL_QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4]
-
-
-@pytest.mark.parametrize("question", ALL_QUESTIONS)
-def test_placeholder_is_not_attempted(question):
-    assert question.check(____).outcome == core.NOT_ATTEMPTED
-
-
-@pytest.mark.parametrize("question", ALL_QUESTIONS)
-def test_every_question_has_hints_and_a_solution(question):
-    assert question.hint(1) and question.solution().text.strip()
 
 
 def test_q1_reference_passes_on_tiny_and_real_bases():
