@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import course, models, optimizers
+from helpers import course, models, optimizers, schedules, training_inputs
 
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 CACHED_NOTE = "phase 1: base features computed once and cached (no augmentation)"
 UNCACHED_NOTE = "phase 1: the full model runs the frozen base every epoch"
 
@@ -30,40 +31,10 @@ class FineTuneHistory:
     val_loss: list[float]
     val_accuracy: list[float]
     phase_boundary: int  # the epochs trained in phase 1, i.e. the index of phase 2's first epoch
-    head_learning_rate: float  # phase 1's learning rate
-    fine_tune_learning_rate: float  # phase 2's learning rate
+    head_learning_rate: float | optimizers.Schedule  # phase 1's learning rate: a float or the schedule itself
+    fine_tune_learning_rate: float | optimizers.Schedule  # phase 2's learning rate, likewise
     note: str  # how phase 1 ran: on cached features or through the full model
-
-
-def _batches(slices: tf.data.Dataset, batch_size: int, seed: int | None) -> tf.data.Dataset:
-    if seed is not None:  # reshuffled every epoch, in the same order for images and for their cached features
-        slices = slices.shuffle(slices.cardinality(), seed=seed, reshuffle_each_iteration=True)
-    return slices.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def _prepare(data, name: str, model: keras.Model, batch_size: int, seed: int | None):
-    """Returns `(batches, ordered_batches)` of (images, labels); arrays are checked and shuffled with `seed`."""
-    if data is None:
-        return None, None
-    if isinstance(data, tf.data.Dataset):
-        spec, batch_shape = data.element_spec, (None, *model.input_shape[1:])
-        if not isinstance(spec, tuple) or len(spec) != 2 or not spec[0].shape.is_compatible_with(batch_shape):
-            raise ValueError(f"{name} must yield batches of (images {batch_shape}, labels). Received: {spec}")
-        return data, data
-    if not isinstance(data, tuple | list) or len(data) != 2:
-        raise ValueError(f"{name} must be a tf.data.Dataset or a tuple (images, labels). Received: {type(data)}")
-    images, labels = np.asarray(data[0]), np.asarray(data[1])
-    if images.shape[1:] != tuple(model.input_shape[1:]):
-        raise ValueError(f"{name} images must have shape (n, *{model.input_shape[1:]}). Received: {images.shape}")
-    if images.dtype == np.uint8 or (images.size and not -1.0 <= images.min() <= images.max() <= 1.0):
-        raise ValueError(f"{name} images must be preprocessed to [-1, 1] (mobilenet_v2.preprocess_input).")
-    num_classes = model.output_shape[-1]
-    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name} labels must be ints, one per image. Received: labels of shape {labels.shape}")
-    if len(labels) and not 0 <= labels.min() <= labels.max() < num_classes:
-        raise ValueError(f"{name} labels must be in [0, {num_classes}). Received: {sorted(set(labels.tolist()))}")
-    slices = tf.data.Dataset.from_tensor_slices((images.astype("float32"), labels.astype("int32")))  # one copy
-    return _batches(slices, batch_size, seed), _batches(slices, batch_size, None)
+    learning_rate: list[float] = dataclasses.field(default_factory=list)  # each epoch's last step's rate
 
 
 def compute_features(feature_model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -94,8 +65,10 @@ def _head_on_features(model: keras.Model, base_model: keras.Model, train, valida
     feature_model = keras.Model(model.inputs, pooling.output)
 
     def cached(dataset, seed):
-        features = None if dataset is None else compute_features(feature_model, dataset)
-        return None if dataset is None else _batches(tf.data.Dataset.from_tensor_slices(features), batch_size, seed)
+        if dataset is None:
+            return None
+        features = tf.data.Dataset.from_tensor_slices(compute_features(feature_model, dataset))
+        return training_inputs.batches(features, batch_size, seed)
 
     head_inputs = head_outputs = keras.Input(shape=pooling.output.shape[1:])
     for layer in head_layers:  # the model's own layers: the head trained here carries into phase 2
@@ -106,7 +79,7 @@ def _head_on_features(model: keras.Model, base_model: keras.Model, train, valida
 def _fit(model, train, validation, optimizer, learning_rate, start: int, end: int, **fit_options) -> dict:
     """Compiles `model` with a fresh optimizer, the logits loss and accuracy, then fits epochs `start` to `end`."""
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(optimizer=optimizers.make_optimizer(optimizer, float(learning_rate)), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=optimizers.make_optimizer(optimizer, learning_rate), loss=loss, metrics=["accuracy"])
     return model.fit(train, validation_data=validation, initial_epoch=start, epochs=end, **fit_options).history
 
 
@@ -117,8 +90,8 @@ def fine_tune(
     validation_data=None,
     head_epochs: int = 5,
     fine_tune_epochs: int = 5,
-    head_learning_rate: float = 1e-3,
-    fine_tune_learning_rate: float = 1e-5,
+    head_learning_rate: float | optimizers.Schedule = 1e-3,
+    fine_tune_learning_rate: float | optimizers.Schedule = 1e-5,
     optimizer: str = "adam",
     top_layers: int | None = None,
     augmentation: keras.layers.Layer | None = None,
@@ -126,11 +99,13 @@ def fine_tune(
     callbacks: list[keras.callbacks.Callback] | None = None,
     seed: int = 0,
     verbose: int | str | None = None,
+    tensorboard_log_dir: str | os.PathLike | None = None,
 ) -> FineTuneHistory:
     """Trains the head on a frozen base, then unfreezes the base and fine-tunes at a small learning rate.
 
     Each phase gets a fresh optimizer (Keras 3 binds an optimizer to the variables it first trained).
-    Phase 2 continues the epoch count (`initial_epoch`), so logs and callbacks see one run.
+    Phase 2 continues the epoch count (`initial_epoch`), so logs and callbacks see one run. Lesson 05 adds
+    schedules (`schedules.warmup_cosine` for phase 2), `ReduceLROnPlateau` and TensorBoard.
 
     Args:
         model, base_model: keras.Model, the pair returned by `models.build_mobilenet_v2`.
@@ -138,20 +113,25 @@ def fine_tune(
             arrays (images preprocessed to [-1, 1], int labels), which is shuffled every epoch with `seed`.
         validation_data: the same kinds as `train_data`, or `None`. Defaults to `None`.
         head_epochs, fine_tune_epochs: int >= 0, the epochs of each phase. Default to 5 each.
-        head_learning_rate: float > 0, phase 1's learning rate. Defaults to 1e-3.
-        fine_tune_learning_rate: float > 0, phase 2's learning rate. Defaults to 1e-5.
+        head_learning_rate: float > 0 or a Keras `LearningRateSchedule` (its step counts from 0 in each
+            phase), phase 1's learning rate. Defaults to 1e-3.
+        fine_tune_learning_rate: float > 0 or a schedule, phase 2's learning rate. Defaults to 1e-5.
         optimizer: str, `"adam"`, `"sgd"` (momentum 0.9) or `"rmsprop"`. Defaults to `"adam"`.
         top_layers: int or None, passed to `models.unfreeze`. Defaults to `None` (the whole base).
         augmentation: keras layer or None, applied to training images on the fly; without it phase 1
             trains the head on base features computed once. Defaults to `None`.
         batch_size: int, the batch size for arrays and cached features. Defaults to 32.
         callbacks: list of Keras callbacks, passed to both phases (with cached features, phase 1's
-            `callback.model` is the head alone). Defaults to `None`.
+            `callback.model` is the head alone). `ReduceLROnPlateau` works with a float rate, not with a
+            schedule. Defaults to `None`.
         seed: int, the shuffling seed for arrays and cached features. Defaults to 0.
         verbose: `fit`'s verbosity; `None` means `course.fit_verbosity()`. Defaults to `None`.
+        tensorboard_log_dir: str, path or None. When given, both phases log loss, metrics and the learning
+            rate per step there, steps counting on across phases (`%tensorboard --logdir` it). Defaults to `None`.
 
     Returns:
-        A `FineTuneHistory`.
+        A `FineTuneHistory`; a schedule given as a learning rate is stored as the schedule itself, and
+        `learning_rate` holds the rate of each epoch's last step.
 
     Raises:
         ValueError: for a bad argument, naming it and the value received.
@@ -171,9 +151,19 @@ def fine_tune(
     if head_epochs + fine_tune_epochs == 0:
         raise ValueError("head_epochs + fine_tune_epochs must be at least 1. Received: 0 and 0")
     learning_rates = {"head_learning_rate": head_learning_rate, "fine_tune_learning_rate": fine_tune_learning_rate}
-    for name, value in learning_rates.items():
-        if isinstance(value, bool) or not isinstance(value, float | int) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a positive, finite number. Received: {name}={value!r}")
+    for (name, value), epochs in zip(learning_rates.items(), (head_epochs, fine_tune_epochs), strict=True):
+        if isinstance(value, optimizers.Schedule):
+            try:
+                optimizers.check_learning_rate(value)  # a schedule of floats
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+            if epochs and any(isinstance(callback, keras.callbacks.ReduceLROnPlateau) for callback in callbacks or []):
+                raise ValueError(f"ReduceLROnPlateau needs a float rate, not a schedule. Received: {name}={value!r}")
+        elif isinstance(value, bool) or not isinstance(value, float | int) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a positive, finite number or a schedule. Received: {name}={value!r}")
+        learning_rates[name] = value if isinstance(value, optimizers.Schedule) else float(value)
+    if tensorboard_log_dir is not None and not isinstance(tensorboard_log_dir, str | os.PathLike):
+        raise ValueError(f"tensorboard_log_dir must be a str, a path or None. Received: {tensorboard_log_dir=}")
     if not isinstance(optimizer, str) or optimizer.lower() not in optimizers.OPTIMIZER_CLASSES:
         raise ValueError(f"optimizer must be one of {tuple(optimizers.OPTIMIZER_CLASSES)}. Received: {optimizer=}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -184,11 +174,14 @@ def fine_tune(
         raise ValueError("model and base_model must be a pair returned by models.build_mobilenet_v2.")
     models.check_top_layers(base_model, top_layers)
 
-    train, train_ordered = _prepare(train_data, "train_data", model, batch_size, seed)
-    validation, _ = _prepare(validation_data, "validation_data", model, batch_size, None)
+    train, train_ordered = training_inputs.prepare(train_data, "train_data", model, batch_size, seed)
+    validation, _ = training_inputs.prepare(validation_data, "validation_data", model, batch_size, None)
     if augmentation is not None:
         train = train.map(lambda images, labels: (augmentation(images, training=True), labels))
     verbose = course.fit_verbosity() if verbose is None else verbose
+    callbacks = [*(callbacks or []), schedules.LearningRateLogger(log_dir=tensorboard_log_dir)]  # one per run
+    if tensorboard_log_dir is not None:  # one instance for both phases, so its steps count on
+        callbacks.append(schedules.ContinuingTensorBoard(tensorboard_log_dir, update_freq="batch"))
     fit_options = {"callbacks": callbacks, "verbose": verbose, "shuffle": False}  # arrays are shuffled by seed
 
     models.freeze(base_model)
@@ -200,16 +193,21 @@ def fine_tune(
         head = (model, train, validation)
         if cache:
             head = _head_on_features(model, base_model, train_ordered, validation, batch_size, seed)
-        phase_one = _fit(*head, optimizer, head_learning_rate, 0, head_epochs, **fit_options)
+        phase_one = _fit(*head, optimizer, learning_rates["head_learning_rate"], 0, head_epochs, **fit_options)
     boundary = len(phase_one.get("loss", []))  # fewer than head_epochs when a callback stops phase 1
     phase_two = {}
     if fine_tune_epochs:
         models.unfreeze(base_model, top_layers=top_layers)
         end = boundary + fine_tune_epochs
-        phase_two = _fit(model, train, validation, optimizer, fine_tune_learning_rate, boundary, end, **fit_options)
+        rate = learning_rates["fine_tune_learning_rate"]
+        phase_two = _fit(model, train, validation, optimizer, rate, boundary, end, **fit_options)
     metrics = {key: [float(value) for value in phase_one.get(key, []) + phase_two.get(key, [])] for key in HISTORY_KEYS}
-    rates = {name: float(value) for name, value in learning_rates.items()}
-    return FineTuneHistory(**metrics, **rates, phase_boundary=boundary, note=note)
+    return FineTuneHistory(**metrics, **learning_rates, phase_boundary=boundary, note=note)
+
+
+def _describe(learning_rate: float | optimizers.Schedule) -> str:
+    """`1e-05` for a float, the class name (`CosineDecay`) for a schedule."""
+    return type(learning_rate).__name__ if isinstance(learning_rate, optimizers.Schedule) else f"{learning_rate:g}"
 
 
 def plot_history(history: FineTuneHistory, metric: str = "loss", ax=None):
@@ -228,8 +226,9 @@ def plot_history(history: FineTuneHistory, metric: str = "loss", ax=None):
 
     Example:
 
+    >>> from matplotlib.figure import Figure  # a figure of its own, outside pyplot
     >>> history = FineTuneHistory([1.0, 0.5, 0.4], [0.5, 0.7, 0.8], [], [], 2, 1e-3, 1e-5, CACHED_NOTE)
-    >>> len(plot_history(history).lines)
+    >>> len(plot_history(history, ax=Figure().add_subplot()).lines)
     2
     """
     import matplotlib.pyplot as plt
@@ -243,8 +242,9 @@ def plot_history(history: FineTuneHistory, metric: str = "loss", ax=None):
             ax.plot(range(1, len(values) + 1), values, marker="o", label=f"{label} {metric}")
     boundary, transform = history.phase_boundary + 0.5, ax.get_xaxis_transform()
     ax.axvline(boundary, color="gray", linestyle="--")
-    ax.text(boundary, 0.98, f"head, lr {history.head_learning_rate:g} ", transform=transform, ha="right", va="top")
-    ax.text(boundary, 0.98, f" fine-tune, lr {history.fine_tune_learning_rate:g}", transform=transform, va="top")
+    head, fine = (_describe(history.head_learning_rate), _describe(history.fine_tune_learning_rate))
+    ax.text(boundary, 0.98, f"head, lr {head} ", transform=transform, ha="right", va="top")
+    ax.text(boundary, 0.98, f" fine-tune, lr {fine}", transform=transform, va="top")
     ax.set(xlabel="epoch", ylabel=metric)
     ax.legend(loc="center right")
     return ax

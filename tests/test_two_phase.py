@@ -1,5 +1,7 @@
 """Two-phase fine-tuning (helpers/two_phase.py): what is frozen when, what carries over, and the records."""
 
+import pathlib
+
 import keras
 import matplotlib
 import matplotlib.pyplot as plt
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import models, two_phase
+from helpers import models, schedules, two_phase
 
 matplotlib.use("Agg")
 
@@ -187,6 +189,9 @@ def test_compute_features_keeps_labels_aligned_when_the_dataset_reshuffles():
     np.testing.assert_array_equal(features[:, 0], labels)
 
 
+PLATEAU = keras.callbacks.ReduceLROnPlateau(patience=1)
+
+
 @pytest.fixture(scope="module")
 def pair():
     return make_model(seed=0)
@@ -202,6 +207,19 @@ def pair():
         ({"fine_tune_learning_rate": float("nan")}, "Received: fine_tune_learning_rate=nan"),
         ({"fine_tune_learning_rate": -1e-5}, "Received: fine_tune_learning_rate=-1e-05"),
         ({"head_learning_rate": "1e-3"}, "Received: head_learning_rate='1e-3'"),
+        (
+            {"head_learning_rate": keras.optimizers.schedules.PolynomialDecay(0, 10, end_learning_rate=1e-3)},
+            "head_learning_rate: A schedule's initial_learning_rate must be float",
+        ),
+        (
+            {"fine_tune_learning_rate": schedules.warmup_cosine(1e-5, 10, 2), "callbacks": [PLATEAU]},
+            "ReduceLROnPlateau needs a float rate, not a schedule. Received: fine_tune_learning_rate=<",
+        ),
+        (
+            {"head_learning_rate": schedules.OneCycle(1e-3, 10), "callbacks": [PLATEAU]},
+            "ReduceLROnPlateau needs a float rate, not a schedule. Received: head_learning_rate=<",
+        ),
+        ({"tensorboard_log_dir": 3}, "tensorboard_log_dir must be a str, a path or None"),
         ({"optimizer": "adamw"}, "optimizer must be one of ('adam', 'sgd', 'rmsprop'). Received: optimizer='adamw'"),
         ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
         ({"top_layers": 0}, "Received: top_layers=0"),
@@ -254,3 +272,78 @@ def test_plot_history_marks_the_phase_boundary_and_each_learning_rate():
     with pytest.raises(ValueError, match="Received: metric='val_loss'"):
         two_phase.plot_history(history, metric="val_loss", ax=ax)
     plt.close(figure)
+
+
+def read_scalars(folder: pathlib.Path) -> dict[str, dict[int, float]]:
+    """Every scalar in the TensorBoard event files under `folder`: {tag: {step: value}}."""
+    scalars = {}
+    for path in folder.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "scalars":
+                    scalars.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    return scalars
+
+
+def test_reduce_lr_on_plateau_in_both_phases_and_tensorboard_steps_across_them(tmp_path):
+    model, base_model = make_model(seed=4)
+    # min_delta far above any change: only the first epoch of each fit counts as an improvement.
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_delta=1e9)
+    options = {"head_epochs": 3, "fine_tune_epochs": 3, "batch_size": 4, "callbacks": [plateau], "verbose": 0}
+    data = make_data(4, count=8), make_data(9, count=4)  # 2 training steps per epoch
+    history = two_phase.fine_tune(model, base_model, *data, **options, tensorboard_log_dir=tmp_path)
+    # A cut after the second epoch of each phase; phase 2 starts afresh at its own rate.
+    np.testing.assert_allclose(history.learning_rate, [1e-3, 1e-3, 5e-4, 1e-5, 1e-5, 5e-6], rtol=1e-6)
+    assert float(model.optimizer.learning_rate) == pytest.approx(2.5e-6)  # cut again after the last epoch
+    train = read_scalars(tmp_path / "train")
+    assert sorted(train["learning_rate"]) == sorted(train["batch_loss"]) == list(range(1, 13))  # one run
+    expected = np.repeat(history.learning_rate, 2)  # every step of an epoch runs at the epoch's rate
+    np.testing.assert_allclose([train["learning_rate"][step] for step in range(1, 13)], expected, rtol=1e-6)
+    assert sorted(train["epoch_loss"]) == sorted(read_scalars(tmp_path / "validation")["epoch_loss"]) == [*range(6)]
+    np.testing.assert_allclose([train["epoch_loss"][epoch] for epoch in range(6)], history.loss, rtol=1e-6)
+
+
+def test_a_schedule_runs_phase_one_step_by_step_and_labels_the_plot(tmp_path, capsys):
+    model, base_model = make_model(seed=5)
+    schedule = schedules.warmup_cosine(1e-2, total_steps=6, warmup_steps=2, initial_learning_rate=1e-3)
+    history = two_phase.fine_tune(
+        model,
+        base_model,
+        make_data(5, count=8),
+        head_epochs=3,
+        fine_tune_epochs=0,
+        head_learning_rate=schedule,
+        batch_size=4,
+        verbose=0,
+        tensorboard_log_dir=tmp_path,
+    )
+    expected = schedules.learning_rates(schedule, 6)  # 3 epochs of 2 steps
+    train = read_scalars(tmp_path / "train")
+    np.testing.assert_allclose([train["learning_rate"][step] for step in range(1, 7)], expected, rtol=1e-6)
+    np.testing.assert_allclose(history.learning_rate, expected[1::2], rtol=1e-6)  # each epoch's last step
+    assert history.head_learning_rate is schedule and history.fine_tune_learning_rate == 1e-5
+    figure, ax = plt.subplots()
+    two_phase.plot_history(history, ax=ax)
+    assert [text.get_text().strip() for text in ax.texts] == ["head, lr CosineDecay", "fine-tune, lr 1e-05"]
+    plt.close(figure)
+
+
+def test_a_fine_tune_schedule_reaches_phase_two_optimizer(monkeypatch, capsys):
+    model, base_model = make_model(seed=6)
+    schedule, compiled = schedules.OneCycle(1e-4, total_steps=20), []
+    compile_model = keras.Model.compile
+
+    def compile_then_stop(self, optimizer, **options):
+        compiled.append(optimizer)
+        compile_model(self, optimizer=optimizer, **options)
+        if len(compiled) == 2:
+            raise InterruptedError("no need to train phase 2 here")
+
+    monkeypatch.setattr(keras.Model, "compile", compile_then_stop)
+    with pytest.raises(InterruptedError):
+        two_phase.fine_tune(model, base_model, make_data(6), head_epochs=1, fine_tune_learning_rate=schedule, verbose=0)
+    head_optimizer, fine_tune_optimizer = compiled
+    assert float(head_optimizer.learning_rate) == pytest.approx(1e-3)
+    for step in (0, 5, 19):
+        fine_tune_optimizer.iterations.assign(step)
+        assert float(fine_tune_optimizer.learning_rate) == float(schedule(step))

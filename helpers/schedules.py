@@ -1,0 +1,250 @@
+"""Learning-rate schedules: warmup then cosine decay, one-cycle, and the rate of every step (lesson 05).
+
+`warmup_cosine` is Keras's `CosineDecay` with warmup; `OneCycle` is PyTorch's `OneCycleLR`; the callbacks log.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from helpers import optimizers
+
+
+def _check(name: str, value, is_valid=lambda value: value > 0, wanted: str = "a positive, finite number") -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or not is_valid(value):
+        raise ValueError(f"{name} must be {wanted}. Received: {name}={value!r}")
+
+
+def _check_steps(name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
+
+
+def warmup_cosine(
+    peak_learning_rate: float,
+    total_steps: int,
+    warmup_steps: int,
+    initial_learning_rate: float = 0.0,
+    final_fraction: float = 0.0,
+) -> keras.optimizers.schedules.CosineDecay:
+    """Returns Keras's `CosineDecay` with a linear warmup: up to the peak, then half a cosine down.
+
+    Warmup keeps the first steps small while a fresh optimizer's statistics (Adam's moments) settle. Step
+    `s` (from 0) gets `initial_learning_rate + (peak_learning_rate - initial_learning_rate) * s / warmup_steps`
+    while `s < warmup_steps` (step 0 gets `initial_learning_rate`: by default 0.0, a step that moves nothing),
+    then `peak_learning_rate * ((1 - final_fraction) * 0.5 * (1 + cos(pi * t / T)) + final_fraction)` with
+    `t = s - warmup_steps` and `T = total_steps - warmup_steps`, constant from step `total_steps` on.
+
+    Args:
+        peak_learning_rate: float > 0, the rate at the end of the warmup.
+        total_steps: int >= 1, the training steps of warmup and decay together.
+        warmup_steps: int in [0, total_steps), the steps of the linear rise.
+        initial_learning_rate: float in [0, peak_learning_rate], the rate at step 0. Defaults to 0.0.
+        final_fraction: float in [0, 1], the final rate over the peak (Keras's `alpha`). Defaults to 0.0.
+
+    Returns:
+        A `keras.optimizers.schedules.CosineDecay`.
+
+    Raises:
+        ValueError: for a bad argument, naming it and the value received.
+
+    Example:
+
+    >>> schedule = warmup_cosine(1e-3, total_steps=10, warmup_steps=2)
+    >>> [round(float(schedule(step)), 6) for step in (0, 1, 2, 6, 10)]
+    [0.0, 0.0005, 0.001, 0.0005, 0.0]
+    """
+    _check("peak_learning_rate", peak_learning_rate)
+    _check_steps("total_steps", total_steps)
+    below_total = lambda value: isinstance(value, int) and 0 <= value < total_steps  # noqa: E731
+    _check("warmup_steps", warmup_steps, below_total, f"an int in [0, total_steps={total_steps})")
+    in_range = lambda value: 0 <= value <= peak_learning_rate  # noqa: E731
+    _check("initial_learning_rate", initial_learning_rate, in_range, "a number in [0, peak_learning_rate]")
+    _check("final_fraction", final_fraction, lambda value: 0 <= value <= 1, "a number in [0, 1]")
+    return keras.optimizers.schedules.CosineDecay(
+        float(initial_learning_rate),  # a float: Keras gives the whole schedule this value's dtype (0 -> int32)
+        decay_steps=total_steps - warmup_steps,
+        alpha=float(final_fraction),
+        warmup_target=float(peak_learning_rate),
+        warmup_steps=warmup_steps,
+    )
+
+
+@keras.saving.register_keras_serializable(package="gentle_fine_tuning")
+class OneCycle(optimizers.Schedule):
+    """Smith's one-cycle schedule: a cosine rise to `max_learning_rate`, then a long cosine fall.
+
+    As PyTorch's `OneCycleLR(anneal_strategy="cos", three_phase=False)`, with `last = total_steps - 1`,
+    `peak = warmup_fraction * total_steps - 1`, `cosine(start, end, fraction) = end + (start - end) / 2 *
+    (1 + cos(pi * fraction))`, step `s` gets
+    `cosine(max_learning_rate / div_factor, max_learning_rate, s / peak)` up to `peak`, then
+    `cosine(max_learning_rate, max_learning_rate / div_factor / final_div_factor, (s - peak) / (last - peak))`
+    up to `last` (the last of `total_steps` training steps), and that final value after it.
+
+    Args:
+        max_learning_rate: float > 0, the peak rate.
+        total_steps: int >= 1, the training steps of the cycle.
+        warmup_fraction: float in (0, 1), the share of steps spent rising (PyTorch's `pct_start`), with
+            `warmup_fraction * total_steps > 1` (the peak step comes after step 0). Defaults to 0.3.
+        div_factor: float > 0, the first rate is `max_learning_rate / div_factor`. Defaults to 25.0.
+        final_div_factor: float > 0, the last rate is the first divided by this. Defaults to 1e4.
+        name: str, the schedule's name. Defaults to `"OneCycle"`.
+
+    Raises:
+        ValueError: for a bad argument, naming it and the value received.
+
+    Example:
+
+    >>> schedule = OneCycle(1e-2, total_steps=10, warmup_fraction=0.4)  # the peak at step 0.4 * 10 - 1 = 3
+    >>> [f"{float(schedule(step)):.2e}" for step in (0, 3, 9, 20)]
+    ['4.00e-04', '1.00e-02', '4.00e-08', '4.00e-08']
+    """
+
+    def __init__(
+        self,
+        max_learning_rate: float,
+        total_steps: int,
+        warmup_fraction: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        name: str = "OneCycle",
+    ):
+        super().__init__()
+        for key, value in [("max_learning_rate", max_learning_rate), ("div_factor", div_factor)]:
+            _check(key, value)
+        _check("final_div_factor", final_div_factor)
+        _check_steps("total_steps", total_steps)
+        _check("warmup_fraction", warmup_fraction, lambda value: 0 < value < 1, "a number in (0, 1)")
+        if warmup_fraction * total_steps <= 1:  # the peak step, this minus 1, must come after step 0
+            raise ValueError(f"warmup_fraction * total_steps must be > 1. Received: {warmup_fraction=}, {total_steps=}")
+        self.max_learning_rate, self.total_steps, self.warmup_fraction = max_learning_rate, total_steps, warmup_fraction
+        self.div_factor, self.final_div_factor, self.name = div_factor, final_div_factor, name
+
+    def __call__(self, step):
+        initial = self.max_learning_rate / self.div_factor
+        peak, last = self.warmup_fraction * self.total_steps - 1, self.total_steps - 1
+        step = keras.ops.minimum(keras.ops.cast(step, "float32"), last)  # constant after the last step
+        rising = step <= peak
+        fraction = keras.ops.where(rising, step / peak, (step - peak) / (last - peak))
+        start = keras.ops.where(rising, initial, self.max_learning_rate)
+        end = keras.ops.where(rising, self.max_learning_rate, initial / self.final_div_factor)
+        return end + (start - end) * keras.ops.cos(math.pi / 2.0 * fraction) ** 2  # = (1 + cos(pi * f)) / 2
+
+    def get_config(self) -> dict:
+        keys = ("max_learning_rate", "total_steps", "warmup_fraction", "div_factor", "final_div_factor", "name")
+        return {key: getattr(self, key) for key in keys}
+
+
+def learning_rates(schedule: optimizers.Schedule, num_steps: int) -> np.ndarray:
+    """Returns `schedule(step)` for `step` in `0 .. num_steps - 1`: the rates of a run's first steps.
+
+    Args:
+        schedule: a Keras `LearningRateSchedule` (or any callable of the step).
+        num_steps: int >= 1, how many steps.
+
+    Returns:
+        A float64 numpy array of length `num_steps`.
+
+    Raises:
+        ValueError: if `schedule` is not callable or `num_steps` is not an int >= 1.
+
+    Example:
+
+    >>> learning_rates(keras.optimizers.schedules.PiecewiseConstantDecay([1], [1e-2, 1e-3]), 3).tolist()
+    [0.01, 0.01, 0.001]
+    """
+    if not callable(schedule):
+        raise ValueError(f"schedule must be a Keras LearningRateSchedule. Received: schedule={schedule!r}")
+    _check_steps("num_steps", num_steps)
+    rate_at = tf.function(schedule, input_signature=[tf.TensorSpec([], tf.int64)])  # one trace, fast steps
+    return np.array([float(rate_at(tf.constant(step, tf.int64))) for step in range(num_steps)], dtype=np.float64)
+
+
+def plot_schedule(schedule_or_mapping, num_steps: int, ax=None, log_scale: bool = False):
+    """Plots the learning rate over steps: one schedule, or a dict `{label: schedule}` for several lines.
+
+    Args:
+        schedule_or_mapping: a `LearningRateSchedule`, or a dict of label to schedule.
+        num_steps: int >= 1, the steps to draw.
+        ax: matplotlib Axes or None (the current Axes). Defaults to `None`.
+        log_scale: bool, a logarithmic learning-rate axis. Defaults to `False`.
+
+    Returns:
+        The matplotlib Axes.
+
+    Raises:
+        ValueError: as `learning_rates` does.
+
+    Example:
+
+    >>> from matplotlib.figure import Figure  # a figure of its own, outside pyplot
+    >>> mapping = {"warmup": warmup_cosine(1e-3, 10, 2), "one-cycle": OneCycle(1e-3, 10)}
+    >>> len(plot_schedule(mapping, 10, ax=Figure().add_subplot()).lines)
+    2
+    """
+    import matplotlib.pyplot as plt
+
+    one = not isinstance(schedule_or_mapping, dict)
+    mapping = {type(schedule_or_mapping).__name__: schedule_or_mapping} if one else schedule_or_mapping
+    ax = plt.gca() if ax is None else ax
+    for label, schedule in mapping.items():
+        ax.plot(np.arange(num_steps), learning_rates(schedule, num_steps), label=str(label))
+    ax.set(xlabel="step", ylabel="learning rate", yscale="log" if log_scale else "linear")
+    ax.legend()
+    return ax
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Records the learning rate each training step uses, and writes it for TensorBoard when asked.
+
+    At each batch's start it appends the optimizer's rate (a schedule's value at `optimizer.iterations`, the
+    step about to run) to `learning_rates`, over all `fit` calls. With `log_dir` it writes it as scalar
+    `"learning_rate"` into `log_dir/train` at step `len(learning_rates)`: Keras's TensorBoard `batch_loss`
+    folder and steps. At epoch end it puts the epoch's last rate into `logs["learning_rate"]` for History.
+
+    Args:
+        log_dir: str, path or None, TensorBoard's log folder; `None` only records. Defaults to `None`.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer=keras.optimizers.SGD(learning_rate=OneCycle(0.1, 4, 0.5)), loss="mse")
+    >>> logger = LearningRateLogger()
+    >>> _ = model.fit(np.ones((4, 1)), np.ones(4), batch_size=1, callbacks=[logger], verbose=0)
+    >>> [f"{rate:.3g}" for rate in logger.learning_rates]
+    ['0.004', '0.1', '0.05', '4e-07']
+    """
+
+    def __init__(self, log_dir: str | os.PathLike | None = None):
+        super().__init__()
+        if log_dir is not None and not isinstance(log_dir, str | os.PathLike):
+            raise ValueError(f"log_dir must be a str, a path or None. Received: log_dir={log_dir!r}")
+        self.log_dir, self.learning_rates = log_dir, []
+        self._writer = None if log_dir is None else tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.learning_rates.append(optimizers.learning_rate_of(self.model.optimizer))
+        if self._writer is not None:
+            with self._writer.as_default():
+                tf.summary.scalar("learning_rate", self.learning_rates[-1], step=len(self.learning_rates))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.learning_rates:
+            logs["learning_rate"] = self.learning_rates[-1]
+        if self._writer is not None:
+            self._writer.flush()
+
+
+class ContinuingTensorBoard(keras.callbacks.TensorBoard):
+    """Keras's TensorBoard callback with batch steps counting on over `fit` calls (Keras's restarts at 1)."""
+
+    def on_train_begin(self, logs=None):
+        batches_so_far = self._global_train_batch  # Keras resets this counter in on_train_begin
+        super().on_train_begin(logs)
+        self._global_train_batch = batches_so_far
