@@ -4,11 +4,12 @@ On the offline default (the bundled base, the 4 target shape classes, 30 trainin
 set of 200), for each seed and phase it trains at every rate of a half-decade log grid, keeps the rate with the
 lowest held-out loss, runs the range test from the same starting point and trains once more at the valley
 rate. See `helpers/finder_check.py` for the procedure. Writes `data/finder_vs_grid.json` (lesson 05 and the
-README quote it) and prints the table.
+README quote it) with its card `data/finder_vs_grid_card.md`, and prints the table.
 
-Usage (from the repository root; about 30 minutes on 2 CPU cores):
+Usage (from the repository root; about 10 minutes on 2 CPU cores):
     python scripts/finder_vs_grid.py
     python scripts/finder_vs_grid.py --seeds 0 --phases 1 --output /tmp/trial.json   # a quick trial
+    python scripts/finder_vs_grid.py --card-only   # rewrite the card from the stored JSON
 """
 
 from __future__ import annotations
@@ -32,6 +33,29 @@ from helpers import course, finder_check, rate_comparison  # noqa: E402
 
 SETTINGS = {"images_per_class": 30, "test_count": 200, "phase_one_epochs": 10, "head_epochs": 10, "phase_two_epochs": 3}
 RESULTS_PATH = REPOSITORY_ROOT / "data" / "finder_vs_grid.json"
+CARD = """# Finder versus grid search: stored results of `scripts/finder_vs_grid.py`
+
+Written by `scripts/finder_vs_grid.py` (`--card-only` rewrites this card from the JSON); do not edit by hand.
+`finder_vs_grid.json` holds, for each phase and seed, the grid of rates, the held-out loss after training at
+each, the grid-best rate, the range test's three suggestions and the held-out loss at the valley rate.
+
+## Procedure (`helpers/finder_check.py`)
+- Data: `rate_comparison.prepare_data({images_per_class}, test_count={test_count}, seed=seed)`: the bundled
+  base's target task, {images_per_class} training images per class, {test_count} held-out images; seeds 0, 1, 2.
+- Phase 1: a fresh head (Adam) on cached base features, {phase_one_epochs} epochs per grid rate,
+  grid 1e-5 .. 1 in half decades; the range test on a fresh head with the same seed.
+- Phase 2: a head trained {head_epochs} epochs at 1e-3, then the unfrozen base (BatchNormalization frozen),
+  {phase_two_epochs} epochs per grid rate, grid 1e-6 .. 1e-2 in half decades; the range test on the same start.
+- Grid-best: the lowest held-out loss. Range test: 1e-7 to 10, 100 steps, batch 32, beta 0.98, stop at 4x.
+
+## Run
+- Machine: {machine}; {minutes} minutes.
+
+## Results
+```
+{table}
+```
+"""
 
 
 def main() -> None:
@@ -39,7 +63,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--phases", type=int, nargs="+", default=[1, 2], choices=[1, 2])
     parser.add_argument("--output", type=pathlib.Path, default=RESULTS_PATH)
+    parser.add_argument("--card-only", action="store_true", help="rewrite the card from the stored JSON")
     arguments = parser.parse_args()
+    if arguments.card_only:
+        write_card(arguments.output)
+        return
     course.setup()
     started, comparisons = time.time(), []
     for seed in arguments.seeds:
@@ -61,8 +89,19 @@ def main() -> None:
         "comparisons": [dataclasses.asdict(row) for row in comparisons],
     }
     arguments.output.write_text(json.dumps(results, indent=1) + "\n")
+    write_card(arguments.output)
     print(finder_check.format_table(comparisons))
     print(f"wrote {arguments.output} in {results['minutes']} minutes")
+
+
+def write_card(results_path: pathlib.Path) -> None:
+    """Writes the card beside the results: how they were made, and their table."""
+    results = json.loads(results_path.read_text())
+    table = finder_check.format_table(finder_check.load_comparisons(results_path))
+    card = CARD.format(**results["settings"], machine=results["machine"], minutes=results["minutes"], table=table)
+    card_path = results_path.with_name(results_path.stem + "_card.md")
+    card_path.write_text(card)
+    print(f"wrote {card_path}")
 
 
 if __name__ == "__main__":

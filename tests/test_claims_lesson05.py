@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from finder_vs_grid import SETTINGS
 
-from helpers import finder_check, head_training, models, rate_comparison, two_phase
+from helpers import finder_check, head_training, lr_suggestions, models, rate_comparison, two_phase
 
 COMPARISONS = finder_check.load_comparisons()
 PHASE_ONE = [row for row in COMPARISONS if row.phase == 1]
@@ -78,3 +78,28 @@ def test_the_range_test_before_phase_two_suggests_a_rate_at_least_ten_times_smal
     two_phase.fine_tune(model, base_model, data.train, head_epochs=5, fine_tune_epochs=0, seed=seed, verbose=0)
     before_phase_two = finder_check.range_test_unfrozen(model, base_model, *data.train, **options)
     assert before_phase_one.suggestions["valley"] >= 10 * before_phase_two.suggestions["valley"]
+
+
+def test_the_card_shows_the_stored_table():
+    card = (finder_check.RESULTS_PATH.parent / "finder_vs_grid_card.md").read_text()
+    assert finder_check.format_table(COMPARISONS) in card, "rerun: python scripts/finder_vs_grid.py --card-only"
+
+
+@pytest.fixture(scope="module")
+def lesson_features():
+    data = rate_comparison.prepare_data(30, test_count=1, source_count=1, seed=0)
+    _, base_model = models.build_mobilenet_v2(rate_comparison.NUM_CLASSES)
+    return head_training.pooled_features(base_model, data.train[0]), data.train[1]
+
+
+def test_smoothing_keras_running_mean_again_moves_the_suggestions(lesson_features):
+    # "read that way, minimum / 10 lands 1.7 to 11 times higher over 5 seeds, and the valley moves up to 6x"
+    min_tenth_shift, valley_shift = [], []
+    for seed in range(5):
+        result = finder_check.range_test_new_head(*lesson_features, seed=seed)
+        running_mean = np.cumsum(result.losses) / np.arange(1, len(result.losses) + 1)  # Keras's logs["loss"]
+        moved = lr_suggestions.suggest(result.learning_rates, lr_suggestions.smooth(running_mean), result.num_steps)
+        min_tenth_shift.append(moved["minimum_tenth"] / result.suggestions["minimum_tenth"])
+        valley_shift.append(moved["valley"] / result.suggestions["valley"])
+    assert round(min(min_tenth_shift), 1) >= 1.7 and round(max(min_tenth_shift)) == 11
+    assert round(max(max(shift, 1 / shift) for shift in valley_shift)) == 6
