@@ -1,7 +1,18 @@
 """Loaded by pytest before any test module: quiet TensorFlow before it is first imported."""
 
 import os
+import sys
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no absl/C++ noise in test output or nbval comparisons
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN banner; reproducible CPU arithmetic
 os.environ.setdefault("MPLBACKEND", "Agg")  # plotting tests draw off-screen
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Closes every matplotlib figure after each test and doctest, so no example draws on another's Axes."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
