@@ -1,7 +1,6 @@
 """Learning-rate schedules (helpers/schedules.py) against closed forms, inside `fit`, and in TensorBoard files."""
 
 import math
-import pathlib
 
 import keras
 import matplotlib
@@ -148,18 +147,7 @@ def test_plot_schedule_draws_one_line_per_schedule():
     plt.close(figure)
 
 
-def read_scalars(folder: pathlib.Path) -> dict[str, dict[int, float]]:
-    """Every scalar in the event files under `folder`: {tag: {step: value}}."""
-    scalars = {}
-    for path in folder.glob("events.out.tfevents.*"):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                if value.metadata.plugin_data.plugin_name == "scalars":
-                    scalars.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
-    return scalars
-
-
-def test_logger_and_continuing_tensorboard_count_steps_on_across_fits(tmp_path):
+def test_logger_and_continuing_tensorboard_count_steps_on_across_fits(tmp_path, read_scalars):
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     logger = schedules.LearningRateLogger(log_dir=tmp_path)
     tensorboard = schedules.ContinuingTensorBoard(tmp_path, update_freq="batch", write_graph=False)
@@ -176,7 +164,7 @@ def test_logger_and_continuing_tensorboard_count_steps_on_across_fits(tmp_path):
     np.testing.assert_allclose([scalars["learning_rate"][step] for step in range(1, 7)], expected, rtol=1e-6)
 
 
-def test_keras_tensorboard_alone_restarts_its_steps(tmp_path):
+def test_keras_tensorboard_alone_restarts_its_steps(tmp_path, read_scalars):
     """Why ContinuingTensorBoard exists: Keras's own callback writes a second fit over steps 1, 2, ..."""
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")

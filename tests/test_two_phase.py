@@ -1,7 +1,5 @@
 """Two-phase fine-tuning (helpers/two_phase.py): what is frozen when, what carries over, and the records."""
 
-import pathlib
-
 import keras
 import matplotlib
 import matplotlib.pyplot as plt
@@ -274,18 +272,7 @@ def test_plot_history_marks_the_phase_boundary_and_each_learning_rate():
     plt.close(figure)
 
 
-def read_scalars(folder: pathlib.Path) -> dict[str, dict[int, float]]:
-    """Every scalar in the TensorBoard event files under `folder`: {tag: {step: value}}."""
-    scalars = {}
-    for path in folder.glob("events.out.tfevents.*"):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                if value.metadata.plugin_data.plugin_name == "scalars":
-                    scalars.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
-    return scalars
-
-
-def test_reduce_lr_on_plateau_in_both_phases_and_tensorboard_steps_across_them(tmp_path):
+def test_reduce_lr_on_plateau_in_both_phases_and_tensorboard_steps_across_them(tmp_path, read_scalars):
     model, base_model = make_model(seed=4)
     # min_delta far above any change: only the first epoch of each fit counts as an improvement.
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_delta=1e9)
@@ -303,7 +290,7 @@ def test_reduce_lr_on_plateau_in_both_phases_and_tensorboard_steps_across_them(t
     np.testing.assert_allclose([train["epoch_loss"][epoch] for epoch in range(6)], history.loss, rtol=1e-6)
 
 
-def test_a_schedule_runs_phase_one_step_by_step_and_labels_the_plot(tmp_path, capsys):
+def test_a_schedule_runs_phase_one_step_by_step_and_labels_the_plot(tmp_path, capsys, read_scalars):
     model, base_model = make_model(seed=5)
     schedule = schedules.warmup_cosine(1e-2, total_steps=6, warmup_steps=2, initial_learning_rate=1e-3)
     history = two_phase.fine_tune(
