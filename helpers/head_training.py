@@ -79,7 +79,17 @@ def build_head(num_features: int, num_classes: int, dropout: float = 0.2) -> ker
     return keras.Sequential(layers, name="head")
 
 
-def _check_split(name: str, split) -> tuple[np.ndarray, np.ndarray]:
+def check_split(name: str, split) -> tuple[np.ndarray, np.ndarray]:
+    """Returns `split = (features, labels)` as float32 features `(n, num_features)` and int labels `(n,)`.
+
+    Raises:
+        ValueError: naming `name`, for anything else (wrong shapes, no rows, negative or non-int labels).
+
+    Example:
+
+    >>> [array.shape for array in check_split("train", ([[0.5, 1.0]], [1]))]
+    [(1, 2), (1,)]
+    """
     if not isinstance(split, tuple | list) or len(split) != 2:
         raise ValueError(f"{name} must be a tuple (features, labels). Received: {type(split).__name__}")
     features, labels = np.asarray(split[0], dtype="float32"), np.asarray(split[1])
@@ -132,8 +142,8 @@ def train_head(
     >>> len(history["val_accuracy"])
     3
     """
-    train_features, train_labels = _check_split("train", train)
-    validation_features, validation_labels = _check_split("validation", validation)
+    train_features, train_labels = check_split("train", train)
+    validation_features, validation_labels = check_split("validation", validation)
     if train_features.shape[1] != validation_features.shape[1]:
         raise ValueError(
             "train and validation features must have the same length. "

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import curve_diagnosis, head_training, lr_finder, optimizers, schedules
+from helpers import curve_diagnosis, head_training, lr_finder, optimizers, schedules, training_inputs
 
 SCHEDULES = ("constant", "warmup + cosine", "one-cycle")
 WARMUP_FRACTION = 0.1  # "warmup + cosine" warms up over the first tenth of the steps
@@ -96,11 +96,7 @@ def run_clinic(
     >>> run.losses.shape, run.diagnosis.verdict in curve_diagnosis.VERDICTS
     ((20,), True)
     """
-    features, labels = np.asarray(features, dtype="float32"), np.asarray(labels)
-    if features.ndim != 2 or len(features) == 0:
-        raise ValueError(f"features must have shape (n, num_features) with n >= 1. Received: {features.shape}")
-    if labels.shape != (len(features),) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
-        raise ValueError(f"labels must be ints >= 0, one per feature row. Received: labels of shape {labels.shape}")
+    features, labels = head_training.check_split("(features, labels)", (features, labels))
     num_classes = max(int(labels.max()) + 1, 2) if num_classes is None else num_classes
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= labels.max():
         raise ValueError(f"num_classes must be an int above every label. Received: num_classes={num_classes!r}")
@@ -114,8 +110,8 @@ def run_clinic(
     head = head_training.build_head(features.shape[1], num_classes)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     head.compile(optimizer=keras.optimizers.Adam(learning_rate=rate), loss=loss)
-    batches = tf.data.Dataset.from_tensor_slices((features, labels.astype("int32")))
-    batches = batches.shuffle(len(features), seed=seed).batch(batch_size).repeat()
+    slices = tf.data.Dataset.from_tensor_slices((features, labels.astype("int32")))
+    batches = training_inputs.batches(slices, batch_size, seed).repeat()
     recorder = lr_finder.BatchLossRecorder()
     head.fit(batches, epochs=1, steps_per_epoch=steps, callbacks=[recorder], verbose=0, shuffle=False)
     rates = np.full(steps, learning_rate) if schedule == "constant" else schedules.learning_rates(rate, steps)

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import lr_suggestions
+from helpers import lr_suggestions, training_inputs
 
 MAX_STEPS = 100  # at most this many steps (and batches): the test must stay a quick look
 DIVERGENCE_FACTOR = 4.0  # stop once the smoothed loss passes 4x the best smoothed loss so far (fastai)
@@ -114,7 +114,7 @@ def _training_batches(data, model: keras.Model, batch_size: int, seed: int) -> t
     if not 0 <= labels.min() <= labels.max() < num_classes:
         raise ValueError(f"data labels must be in [0, {num_classes}). Received: {sorted(set(labels.tolist()))}")
     slices = tf.data.Dataset.from_tensor_slices((inputs, labels.astype("int32")))
-    return slices.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True).batch(batch_size).repeat()
+    return training_inputs.batches(slices, batch_size, seed).repeat()
 
 
 def _check_model(model: keras.Model) -> None:

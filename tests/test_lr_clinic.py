@@ -79,8 +79,12 @@ def test_plot_run_draws_loss_and_rate(target_features):
         ({"schedule": "cyclic"}, "schedule must be one of .*Received: schedule='cyclic'"),
         ({"steps": 1}, "steps must be an int in \\[2, 500\\]. Received: steps=1"),
         ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
-        ({"features": np.zeros((4, 2, 2))}, "features must have shape \\(n, num_features\\).*\\(4, 2, 2\\)"),
-        ({"labels": np.array([0, 1, 2])}, "labels must be ints >= 0, one per feature row.*\\(3,\\)"),
+        (
+            {"features": np.zeros((4, 2, 2))},
+            "\\(features, labels\\) must hold features \\(n, num_features\\).*\\(4, 2, 2\\)",
+        ),
+        ({"labels": np.array([0, 1, 2])}, "\\(features, labels\\) must hold .* n int labels.*\\(4, 3\\) and \\(3,\\)"),
+        ({"labels": np.array([0, 1, 2, -1])}, "\\(features, labels\\) labels must be non-negative ints"),
         ({"num_classes": 2}, "num_classes must be an int above every label. Received: num_classes=2"),
     ],
 )
