@@ -29,7 +29,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: $(STAMP)
-	$(BIN)/ruff check helpers tests notebooks scripts benchmarks
+	$(BIN)/ruff check helpers tests notebooks scripts benchmarks conftest.py
+	$(BIN)/ruff format --check helpers tests notebooks scripts benchmarks conftest.py
 	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # For authors: re-run notebooks in fast mode and store the outputs of cells tagged keep_output.

@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no absl/C++ noise in test output or nbval comparisons
+os.environ.setdefault(
+    "TF_CPP_MIN_LOG_LEVEL", "3"
+)  # no absl/C++ noise in test output or nbval comparisons
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN banner; reproducible CPU arithmetic
 os.environ.setdefault("MPLBACKEND", "Agg")  # plotting tests draw off-screen
 

@@ -21,7 +21,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 
-def seconds_per_epoch(jit_compile: bool | str, images: np.ndarray, labels: np.ndarray, repeats: int) -> float:
+def seconds_per_epoch(
+    jit_compile: bool | str, images: np.ndarray, labels: np.ndarray, repeats: int
+) -> float:
     """Best-of-`repeats` time of one training epoch, after a warm-up epoch that traces and compiles."""
     keras.utils.set_random_seed(0)
     base_model = keras.applications.MobileNetV2(
@@ -35,7 +37,9 @@ def seconds_per_epoch(jit_compile: bool | str, images: np.ndarray, labels: np.nd
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit_compile,
     )
-    model.fit(images, labels, batch_size=32, epochs=1, verbose=0)  # warm-up: tracing and compilation
+    model.fit(
+        images, labels, batch_size=32, epochs=1, verbose=0
+    )  # warm-up: tracing and compilation
     timings = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -47,17 +51,26 @@ def seconds_per_epoch(jit_compile: bool | str, images: np.ndarray, labels: np.nd
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256, help="training images per epoch")
-    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per setting (best is kept)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed epochs per setting (best is kept)"
+    )
     arguments = parser.parse_args()
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (arguments.images, 96, 96, 3)).astype("float32")
     labels = rng.integers(0, 10, arguments.images)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores")
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
-    print(f"MobileNetV2 alpha 0.35, 96x96, {arguments.images} images, batch 32, best of {arguments.repeats} epochs")
-    results = {setting: seconds_per_epoch(setting, images, labels, arguments.repeats) for setting in ["auto", True]}
+    print(
+        f"MobileNetV2 alpha 0.35, 96x96, {arguments.images} images, batch 32, best of {arguments.repeats} epochs"
+    )
+    results = {
+        setting: seconds_per_epoch(setting, images, labels, arguments.repeats)
+        for setting in ["auto", True]
+    }
     for setting, seconds in results.items():
-        print(f"jit_compile={setting!s:5}  {seconds:6.2f} s/epoch  {arguments.images / seconds:7.1f} images/s")
+        print(
+            f"jit_compile={setting!s:5}  {seconds:6.2f} s/epoch  {arguments.images / seconds:7.1f} images/s"
+        )
     print(f"ratio jit_compile=True / auto: {results[True] / results['auto']:.1f}x slower")
 
 

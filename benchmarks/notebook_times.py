@@ -32,8 +32,12 @@ def seconds_to_run(path: pathlib.Path, fast: bool) -> float:
 
 
 def main(arguments: list[str]) -> None:
-    paths = [pathlib.Path(argument) for argument in arguments] or sorted((ROOT / "notebooks").glob("*.ipynb"))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")
+    paths = [pathlib.Path(argument) for argument in arguments] or sorted(
+        (ROOT / "notebooks").glob("*.ipynb")
+    )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+    )
     print(f"{'lesson':<45} {'full mode':>10} {'fast mode':>10} {'ratio':>6}")
     for path in paths:
         full, fast = seconds_to_run(path, fast=False), seconds_to_run(path, fast=True)

@@ -18,19 +18,22 @@ import platform
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from anywhere: find `helpers`
+sys.path.insert(
+    0, str(pathlib.Path(__file__).resolve().parents[1])
+)  # run from anywhere: find `helpers`
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import keras  # noqa: E402
 
-from helpers import models, rate_comparison, two_phase  # noqa: E402
+from helpers.finetune import two_phase  # noqa: E402
+from helpers.lessons import pretrained, target_task  # noqa: E402
 
 
-def phase_one_seconds(data: rate_comparison.TaskData, epochs: int, cached: bool) -> tuple[float, float]:
+def phase_one_seconds(data: target_task.TaskData, epochs: int, cached: bool) -> tuple[float, float]:
     """Returns (seconds for phase 1, final validation accuracy) for one fresh model."""
     keras.utils.set_random_seed(0)
-    model, base_model = models.build_mobilenet_v2(4, weights="bundled")
+    model, base_model = pretrained.build_mobilenet_v2(4, weights="bundled")
     augmentation = None if cached else keras.layers.Identity()
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the helper prints which way phase 1 ran
@@ -49,12 +52,16 @@ def phase_one_seconds(data: rate_comparison.TaskData, epochs: int, cached: bool)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images-per-class", type=int, default=200, help="target training images per class")
+    parser.add_argument(
+        "--images-per-class", type=int, default=200, help="target training images per class"
+    )
     parser.add_argument("--epochs", type=int, default=5, help="phase-1 epochs")
     arguments = parser.parse_args()
-    data = rate_comparison.prepare_data(arguments.images_per_class, test_count=200, source_count=6)
+    data = target_task.prepare_data(arguments.images_per_class, test_count=200, source_count=6)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Keras {keras.__version__}")
-    print(f"phase 1: {len(data.train[1])} images at 96x96, {arguments.epochs} epochs, bundled MobileNetV2 base")
+    print(
+        f"phase 1: {len(data.train[1])} images at 96x96, {arguments.epochs} epochs, bundled MobileNetV2 base"
+    )
     cached = phase_one_seconds(data, arguments.epochs, cached=True)
     uncached = phase_one_seconds(data, arguments.epochs, cached=False)
     for label, (seconds, accuracy) in (("cached features", cached), ("full model", uncached)):

@@ -29,9 +29,15 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY_ROOT))
 
-from helpers import course, finder_check, rate_comparison  # noqa: E402
+from helpers.lessons import course, finder_check, target_task  # noqa: E402
 
-SETTINGS = {"images_per_class": 30, "test_count": 200, "phase_one_epochs": 10, "head_epochs": 10, "phase_two_epochs": 3}
+SETTINGS = {
+    "images_per_class": 30,
+    "test_count": 200,
+    "phase_one_epochs": 10,
+    "head_epochs": 10,
+    "phase_two_epochs": 3,
+}
 RESULTS_PATH = REPOSITORY_ROOT / "data" / "finder_vs_grid.json"
 CARD = """# Finder versus grid search: stored results of `scripts/finder_vs_grid.py`
 
@@ -40,7 +46,7 @@ Written by `scripts/finder_vs_grid.py` (`--card-only` rewrites this card from th
 each, the grid-best rate, the range test's three suggestions and the held-out loss at the valley rate.
 
 ## Procedure (`helpers/finder_check.py`)
-- Data: `rate_comparison.prepare_data({images_per_class}, test_count={test_count}, seed=seed)`: the bundled
+- Data: `target_task.prepare_data({images_per_class}, test_count={test_count}, seed=seed)`: the bundled
   base's target task, {images_per_class} training images per class, {test_count} held-out images; seeds 0, 1, 2.
 - Phase 1: a fresh head (Adam) on cached base features, {phase_one_epochs} epochs per grid rate,
   grid 1e-5 .. 1 in half decades; the range test on a fresh head with the same seed.
@@ -63,7 +69,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--phases", type=int, nargs="+", default=[1, 2], choices=[1, 2])
     parser.add_argument("--output", type=pathlib.Path, default=RESULTS_PATH)
-    parser.add_argument("--card-only", action="store_true", help="rewrite the card from the stored JSON")
+    parser.add_argument(
+        "--card-only", action="store_true", help="rewrite the card from the stored JSON"
+    )
     arguments = parser.parse_args()
     if arguments.card_only:
         write_card(arguments.output)
@@ -71,14 +79,23 @@ def main() -> None:
     course.setup()
     started, comparisons = time.time(), []
     for seed in arguments.seeds:
-        data = rate_comparison.prepare_data(
-            SETTINGS["images_per_class"], test_count=SETTINGS["test_count"], source_count=1, seed=seed
+        data = target_task.prepare_data(
+            SETTINGS["images_per_class"],
+            test_count=SETTINGS["test_count"],
+            source_count=1,
+            seed=seed,
         )
         if 1 in arguments.phases:
-            comparisons.append(finder_check.compare_phase_one(data, SETTINGS["phase_one_epochs"], seed=seed))
+            comparisons.append(
+                finder_check.compare_phase_one(data, SETTINGS["phase_one_epochs"], seed=seed)
+            )
             print(finder_check.format_table(comparisons[-1:]), flush=True)
         if 2 in arguments.phases:
-            options = {"head_epochs": SETTINGS["head_epochs"], "epochs": SETTINGS["phase_two_epochs"], "seed": seed}
+            options = {
+                "head_epochs": SETTINGS["head_epochs"],
+                "epochs": SETTINGS["phase_two_epochs"],
+                "seed": seed,
+            }
             comparisons.append(finder_check.compare_phase_two(data, **options))
             print(finder_check.format_table(comparisons[-1:]), flush=True)
     comparisons.sort(key=lambda row: (row.phase, row.seed))
@@ -98,7 +115,9 @@ def write_card(results_path: pathlib.Path) -> None:
     """Writes the card beside the results: how they were made, and their table."""
     results = json.loads(results_path.read_text())
     table = finder_check.format_table(finder_check.load_comparisons(results_path))
-    card = CARD.format(**results["settings"], machine=results["machine"], minutes=results["minutes"], table=table)
+    card = CARD.format(
+        **results["settings"], machine=results["machine"], minutes=results["minutes"], table=table
+    )
     card_path = results_path.with_name(results_path.stem + "_card.md")
     card_path.write_text(card)
     print(f"wrote {card_path}")

@@ -26,7 +26,7 @@ REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_ROOT))
 
-from helpers import setup_cell  # noqa: E402
+from helpers.lessons import setup_cell  # noqa: E402
 
 KEEP_TAG = "keep_output"
 CHECK_TAG = "nbval-check-output"
@@ -90,9 +90,13 @@ def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
     found = []
     cells = code_cells(notebook)
     if not cells or cells[0].source != setup_cell.source():
-        found.append(f"{name}: the first code cell is not the shared setup cell (run notebook_tool.py sync)")
+        found.append(
+            f"{name}: the first code cell is not the shared setup cell (run notebook_tool.py sync)"
+        )
     elif tags_of(cells[0]) != SETUP_TAGS:
-        found.append(f"{name}: the setup cell must be tagged {SETUP_TAGS}; it has {tags_of(cells[0])}")
+        found.append(
+            f"{name}: the setup cell must be tagged {SETUP_TAGS}; it has {tags_of(cells[0])}"
+        )
     if notebook.metadata.get("kernelspec", {}).get("name") != "python3":
         found.append(f"{name}: the kernelspec must be python3 (no kernel-selection dialog)")
     for number, cell in enumerate(cells, start=1):
@@ -102,11 +106,17 @@ def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
             found.append(f"{where}: stores an execution count")
         if KEEP_TAG in tags:
             if cell.execution_count != number:
-                found.append(f"{where}: a kept cell's execution count must be its position, {number}")
+                found.append(
+                    f"{where}: a kept cell's execution count must be its position, {number}"
+                )
             if CHECK_TAG not in tags:
-                found.append(f"{where}: tagged {KEEP_TAG} but not {CHECK_TAG}, so nbval would not compare it")
+                found.append(
+                    f"{where}: tagged {KEEP_TAG} but not {CHECK_TAG}, so nbval would not compare it"
+                )
             if not cell.outputs:
-                found.append(f"{where}: tagged {KEEP_TAG} but has no outputs (run notebook_tool.py refresh)")
+                found.append(
+                    f"{where}: tagged {KEEP_TAG} but has no outputs (run notebook_tool.py refresh)"
+                )
             for output in cell.outputs:
                 kinds = set(output.get("data", {})) or {output.output_type}
                 if output.output_type == "error" or not kinds <= TEXT_MIME_TYPES | {"stream"}:
@@ -114,7 +124,9 @@ def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
         elif cell.outputs:
             found.append(f"{where}: has stored outputs but is not tagged {KEEP_TAG}")
         elif CHECK_TAG in tags:
-            found.append(f"{where}: tagged {CHECK_TAG} but not {KEEP_TAG}; its outputs would be stripped")
+            found.append(
+                f"{where}: tagged {CHECK_TAG} but not {KEEP_TAG}; its outputs would be stripped"
+            )
     return found
 
 
@@ -126,7 +138,10 @@ def refresh(path: pathlib.Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     sync(notebook)
     NotebookClient(
-        notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=900,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     strip_outputs(notebook)
     nbformat.write(notebook, path)

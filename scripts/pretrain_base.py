@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPOSITORY_ROOT))
 
 import numpy as np  # noqa: E402
 
-from helpers import datasets, shapes_data  # noqa: E402
+from helpers.lessons import datasets, shapes_data  # noqa: E402
 
 WEIGHTS_NAME = "shapes_base_mnv2_a035_96.weights.h5"
 HEAD_NAME = "shapes_source_head.npz"
@@ -45,23 +45,29 @@ CARD_NAME = "shapes_base_card.md"
 IMAGE_SIZE = 96  # the course's image size: MobileNetV2 runs fast enough on 2 CPU cores
 ALPHA = 0.35  # MobileNetV2 width multiplier: about 0.4 M base parameters, a 2 MB weights file
 CHECK_COUNT = 300  # the test subset whose accuracy tests/test_bundled_base.py reproduces
-CHECK_LINE = (
-    "Check-subset accuracy (first {count} of make_images('source', 'test', {count}, seed={seed})): {accuracy:.4f}"
-)
+CHECK_LINE = "Check-subset accuracy (first {count} of make_images('source', 'test', {count}, seed={seed})): {accuracy:.4f}"
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train-count", type=int, default=8000, help="source training images")
-    parser.add_argument("--validation-count", type=int, default=600, help="source validation images")
-    parser.add_argument("--test-count", type=int, default=1200, help="source test images (the card's accuracy)")
+    parser.add_argument(
+        "--validation-count", type=int, default=600, help="source validation images"
+    )
+    parser.add_argument(
+        "--test-count", type=int, default=1200, help="source test images (the card's accuracy)"
+    )
     parser.add_argument("--epochs", type=int, default=18)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate after warmup")
+    parser.add_argument(
+        "--learning-rate", type=float, default=2e-3, help="peak learning rate after warmup"
+    )
     parser.add_argument("--warmup-epochs", type=float, default=1.0)
     parser.add_argument("--batchnorm-momentum", type=float, default=0.9)
     parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data and of the initial weights")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the data and of the initial weights"
+    )
     parser.add_argument("--output-dir", default=str(REPOSITORY_ROOT / "data"))
     return parser.parse_args(argv)
 
@@ -96,14 +102,22 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.time()
     keras.utils.set_random_seed(arguments.seed)
-    train = shapes_data.make_images("source", "train", arguments.train_count, IMAGE_SIZE, arguments.seed)
-    validation = shapes_data.make_images("source", "validation", arguments.validation_count, IMAGE_SIZE, arguments.seed)
-    test = shapes_data.make_images("source", "test", arguments.test_count, IMAGE_SIZE, arguments.seed)
+    train = shapes_data.make_images(
+        "source", "train", arguments.train_count, IMAGE_SIZE, arguments.seed
+    )
+    validation = shapes_data.make_images(
+        "source", "validation", arguments.validation_count, IMAGE_SIZE, arguments.seed
+    )
+    test = shapes_data.make_images(
+        "source", "test", arguments.test_count, IMAGE_SIZE, arguments.seed
+    )
     check = shapes_data.make_images("source", "test", CHECK_COUNT, IMAGE_SIZE, arguments.seed)
     print(f"data drawn in {time.time() - started:.0f} s", flush=True)
 
     num_classes = len(shapes_data.SOURCE_CLASSES)
-    model, base_model = build_pretraining_model(num_classes, arguments.batchnorm_momentum, arguments.dropout)
+    model, base_model = build_pretraining_model(
+        num_classes, arguments.batchnorm_momentum, arguments.dropout
+    )
     steps_per_epoch = -(-arguments.train_count // arguments.batch_size)
     warmup_steps = int(arguments.warmup_epochs * steps_per_epoch)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -119,7 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     train_started = time.time()
     history = model.fit(
-        datasets.to_dataset(*train, batch_size=arguments.batch_size, shuffle=True, seed=arguments.seed),
+        datasets.to_dataset(
+            *train, batch_size=arguments.batch_size, shuffle=True, seed=arguments.seed
+        ),
         validation_data=datasets.to_dataset(*validation, batch_size=100),
         epochs=arguments.epochs,
         verbose=2,
@@ -127,20 +143,26 @@ def main(argv: list[str] | None = None) -> None:
     train_seconds = time.time() - train_started
     test_accuracy = accuracy(model, *test)
     check_accuracy = accuracy(model, *check)
-    print(f"test accuracy {test_accuracy:.4f}, check subset {check_accuracy:.4f}, train {train_seconds:.0f} s")
+    print(
+        f"test accuracy {test_accuracy:.4f}, check subset {check_accuracy:.4f}, train {train_seconds:.0f} s"
+    )
 
     output = pathlib.Path(arguments.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     base_model.save_weights(output / WEIGHTS_NAME)
     kernel, bias = model.get_layer("source_head").get_weights()
     np.savez(output / HEAD_NAME, kernel=kernel, bias=bias)
-    command = "python scripts/pretrain_base.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python scripts/pretrain_base.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     validation_curve = ", ".join(f"{value:.3f}" for value in history.history["val_accuracy"])
     card = CARD_TEMPLATE.format(
         arguments=arguments,
         classes=", ".join(shapes_data.SOURCE_CLASSES),
         test_accuracy=test_accuracy,
-        check_line=CHECK_LINE.format(count=CHECK_COUNT, seed=arguments.seed, accuracy=check_accuracy),
+        check_line=CHECK_LINE.format(
+            count=CHECK_COUNT, seed=arguments.seed, accuracy=check_accuracy
+        ),
         validation_curve=validation_curve,
         train_seconds=train_seconds,
         total_seconds=time.time() - started,
@@ -198,7 +220,7 @@ Written by `scripts/pretrain_base.py`; do not edit by hand.
 
 ## Files
 - `shapes_base_mnv2_a035_96.weights.h5`: `base_model.save_weights(...)`; load with
-  `helpers.models.build_mobilenet_v2(num_classes, weights="bundled")`.
+  `helpers.pretrained.build_mobilenet_v2(num_classes, weights="bundled")`.
 - `shapes_source_head.npz`: the source head's Dense `kernel` (1280 x 6) and `bias` (6).
 
 ## Reproduce

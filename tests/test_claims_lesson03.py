@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import head_training, models, shapes_data
+from helpers.finetune import head_training
+from helpers.lessons import head_sweep, pretrained, shapes_data
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,9 @@ LEARNING_RATES = (1e-1, 1e-2, 1e-3, 1e-4)  # the notebook's sweep
 
 @pytest.fixture(scope="module")
 def base_model():
-    _, base_model = models.build_mobilenet_v2(len(shapes_data.TARGET_CLASSES), 96, weights="bundled")
+    _, base_model = pretrained.build_mobilenet_v2(
+        len(shapes_data.TARGET_CLASSES), 96, weights="bundled"
+    )
     return base_model
 
 
@@ -39,7 +42,9 @@ def sweeps(base_model):
     for seed in SEEDS:
         train = features_of(base_model, "train", TRAIN_COUNT, seed)
         validation = features_of(base_model, "validation", VALIDATION_COUNT, seed)
-        results = head_training.sweep_learning_rates(train, validation, LEARNING_RATES, epochs=EPOCHS, seed=seed)
+        results = head_sweep.sweep_learning_rates(
+            train, validation, LEARNING_RATES, epochs=EPOCHS, seed=seed
+        )
         outcome[seed] = (validation, results)
     return outcome
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from finder_vs_grid import SETTINGS
 
-from helpers import finder_check, head_training, lr_suggestions, models, rate_comparison, two_phase
+from helpers.finetune import head_training, lr_suggestions, two_phase
+from helpers.lessons import finder_check, pretrained, target_task
 
 COMPARISONS = finder_check.load_comparisons()
 PHASE_ONE = [row for row in COMPARISONS if row.phase == 1]
@@ -20,7 +21,9 @@ def within_three_times(ratio):
 def test_the_stored_comparison_has_both_phases_and_three_seeds():
     assert [row.seed for row in PHASE_ONE] == [row.seed for row in PHASE_TWO] == [0, 1, 2]
     for row in COMPARISONS:
-        assert row.best_rate == row.grid[int(np.nanargmin(row.losses))] and row.best_loss == min(row.losses)
+        assert row.best_rate == row.grid[int(np.nanargmin(row.losses))] and row.best_loss == min(
+            row.losses
+        )
 
 
 def test_the_valley_lands_within_three_times_in_three_of_six_runs_and_misses_on_the_small_side():
@@ -29,7 +32,10 @@ def test_the_valley_lands_within_three_times_in_three_of_six_runs_and_misses_on_
     assert hits == {(1, 0), (1, 1), (2, 1)}
     # "where it misses, it errs on the small side, by 3.2x to 6.3x"
     misses = [1 / row.ratio("valley") for row in COMPARISONS if (row.phase, row.seed) not in hits]
-    assert all(miss > 3 for miss in misses) and (round(min(misses), 1), round(max(misses), 1)) == (3.2, 6.3)
+    assert all(miss > 3 for miss in misses) and (round(min(misses), 1), round(max(misses), 1)) == (
+        3.2,
+        6.3,
+    )
 
 
 def test_in_phase_two_the_valley_is_below_the_grid_best_and_minimum_tenth_within_three_times():
@@ -57,7 +63,9 @@ def test_both_methods_put_phase_two_ten_to_thirty_times_below_phase_one():
 
 
 def test_the_stored_phase_one_comparison_is_reproduced_by_the_current_code():
-    data = rate_comparison.prepare_data(SETTINGS["images_per_class"], SETTINGS["test_count"], source_count=1, seed=0)
+    data = target_task.prepare_data(
+        SETTINGS["images_per_class"], SETTINGS["test_count"], source_count=1, seed=0
+    )
     fresh = finder_check.compare_phase_one(data, SETTINGS["phase_one_epochs"], seed=0)
     stored = PHASE_ONE[0]
     assert fresh.grid == stored.grid and fresh.best_rate == stored.best_rate
@@ -69,26 +77,30 @@ def test_the_stored_phase_one_comparison_is_reproduced_by_the_current_code():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_range_test_before_phase_two_suggests_a_rate_at_least_ten_times_smaller(seed):
     # A smaller setting than the stored run (8 images per class, 50 steps): the drop holds there too.
-    data = rate_comparison.prepare_data(8, test_count=1, source_count=1, seed=seed)
+    data = target_task.prepare_data(8, test_count=1, source_count=1, seed=seed)
     keras.utils.set_random_seed(seed)
-    model, base_model = models.build_mobilenet_v2(rate_comparison.NUM_CLASSES)
+    model, base_model = pretrained.build_mobilenet_v2(target_task.NUM_CLASSES)
     features = head_training.pooled_features(base_model, data.train[0])
     options = {"num_steps": 50, "batch_size": 16, "seed": seed}
     before_phase_one = finder_check.range_test_new_head(features, data.train[1], **options)
-    two_phase.fine_tune(model, base_model, data.train, head_epochs=5, fine_tune_epochs=0, seed=seed, verbose=0)
+    two_phase.fine_tune(
+        model, base_model, data.train, head_epochs=5, fine_tune_epochs=0, seed=seed, verbose=0
+    )
     before_phase_two = finder_check.range_test_unfrozen(model, base_model, *data.train, **options)
     assert before_phase_one.suggestions["valley"] >= 10 * before_phase_two.suggestions["valley"]
 
 
 def test_the_card_shows_the_stored_table():
     card = (finder_check.RESULTS_PATH.parent / "finder_vs_grid_card.md").read_text()
-    assert finder_check.format_table(COMPARISONS) in card, "rerun: python scripts/finder_vs_grid.py --card-only"
+    assert finder_check.format_table(COMPARISONS) in card, (
+        "rerun: python scripts/finder_vs_grid.py --card-only"
+    )
 
 
 @pytest.fixture(scope="module")
 def lesson_features():
-    data = rate_comparison.prepare_data(30, test_count=1, source_count=1, seed=0)
-    _, base_model = models.build_mobilenet_v2(rate_comparison.NUM_CLASSES)
+    data = target_task.prepare_data(30, test_count=1, source_count=1, seed=0)
+    _, base_model = pretrained.build_mobilenet_v2(target_task.NUM_CLASSES)
     return head_training.pooled_features(base_model, data.train[0]), data.train[1]
 
 
@@ -97,8 +109,12 @@ def test_smoothing_keras_running_mean_again_moves_the_suggestions(lesson_feature
     min_tenth_shift, valley_shift = [], []
     for seed in range(5):
         result = finder_check.range_test_new_head(*lesson_features, seed=seed)
-        running_mean = np.cumsum(result.losses) / np.arange(1, len(result.losses) + 1)  # Keras's logs["loss"]
-        moved = lr_suggestions.suggest(result.learning_rates, lr_suggestions.smooth(running_mean), result.num_steps)
+        running_mean = np.cumsum(result.losses) / np.arange(
+            1, len(result.losses) + 1
+        )  # Keras's logs["loss"]
+        moved = lr_suggestions.suggest(
+            result.learning_rates, lr_suggestions.smooth(running_mean), result.num_steps
+        )
         min_tenth_shift.append(moved["minimum_tenth"] / result.suggestions["minimum_tenth"])
         valley_shift.append(moved["valley"] / result.suggestions["valley"])
     assert round(min(min_tenth_shift), 1) >= 1.7 and round(max(min_tenth_shift)) == 11

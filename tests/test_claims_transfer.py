@@ -9,25 +9,37 @@ import math
 
 import pytest
 
-from helpers import rate_comparison
+from helpers.lessons import rate_comparison, target_task
 
 IMAGES_PER_CLASS = 10  # 40 target training images
 HEAD_EPOCHS, FINE_TUNE_EPOCHS = 5, 2
 SMALL_RATE, LARGE_RATE = 1e-5, 1e-2
 # Short fits run eagerly (rate_comparison.EAGER_STEPS); tf.data then notes that its own functions stay traced.
-pytestmark = pytest.mark.filterwarnings("ignore:Even though the `tf.config.experimental_run_functions_eagerly`")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Even though the `tf.config.experimental_run_functions_eagerly`"
+)
 
 
 @pytest.fixture(scope="module", params=[0, 1, 2], ids=lambda seed: f"seed{seed}")
 def measured(request):
     """Runs head only, 1e-2 and 1e-5 fine-tunes and the from-scratch baseline once per seed."""
     seed = request.param
-    data = rate_comparison.prepare_data(IMAGES_PER_CLASS, test_count=60, source_count=90, seed=seed)
+    data = target_task.prepare_data(IMAGES_PER_CLASS, test_count=60, source_count=90, seed=seed)
     head_only, large, small = rate_comparison.compare(
-        data, [LARGE_RATE, SMALL_RATE], head_epochs=HEAD_EPOCHS, fine_tune_epochs=FINE_TUNE_EPOCHS, seed=seed
+        data,
+        [LARGE_RATE, SMALL_RATE],
+        head_epochs=HEAD_EPOCHS,
+        fine_tune_epochs=FINE_TUNE_EPOCHS,
+        seed=seed,
     )
     scratch = rate_comparison.from_scratch(data, epochs=HEAD_EPOCHS + FINE_TUNE_EPOCHS, seed=seed)
-    return {"seed": seed, "head only": head_only, "large": large, "small": small, "scratch": scratch}
+    return {
+        "seed": seed,
+        "head only": head_only,
+        "large": large,
+        "small": small,
+        "scratch": scratch,
+    }
 
 
 @pytest.mark.slow
@@ -49,4 +61,6 @@ def test_the_pretrained_start_beats_training_from_scratch_at_equal_epochs(measur
         f"pretrained start {pretrained.target_accuracy:.3f}, from scratch {scratch.target_accuracy:.3f}"
     )
     assert pretrained.target_accuracy > scratch.target_accuracy
-    assert math.isnan(scratch.source_accuracy) and scratch.layer_drift == {}  # no source head applies
+    assert (
+        math.isnan(scratch.source_accuracy) and scratch.layer_drift == {}
+    )  # no source head applies

@@ -6,12 +6,16 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import course, setup_cell
+from helpers.lessons import course, setup_cell
 
 
 def test_fast_mode_follows_the_environment(monkeypatch):
     monkeypatch.setenv("COURSE_FAST", "1")
-    assert course.is_fast_mode() and course.choose(full=10, fast=1) == 1 and course.fit_verbosity() == 0
+    assert (
+        course.is_fast_mode()
+        and course.choose(full=10, fast=1) == 1
+        and course.fit_verbosity() == 0
+    )
     monkeypatch.setenv("COURSE_FAST", "0")
     assert not course.is_fast_mode() and course.choose(full=10, fast=1) == 10
     assert course.fit_verbosity() == "auto"
@@ -32,7 +36,9 @@ def test_version_check(tensorflow_version, keras_version, accepted):
     if accepted:
         course.check_versions(tensorflow_version, keras_version)
     else:
-        with pytest.raises(RuntimeError, match=f"found TensorFlow {tensorflow_version} with Keras {keras_version}"):
+        with pytest.raises(
+            RuntimeError, match=f"found TensorFlow {tensorflow_version} with Keras {keras_version}"
+        ):
             course.check_versions(tensorflow_version, keras_version)
 
 
@@ -59,8 +65,8 @@ def test_seeding_makes_tensorflow_repeatable():
 
 def test_setup_cell_silences_tensorflow_before_importing_it():
     source = setup_cell.source()
-    assert source.index("TF_CPP_MIN_LOG_LEVEL") < source.index("from helpers import course")
-    assert source.index("TF_ENABLE_ONEDNN_OPTS") < source.index("from helpers import course")
+    assert source.index("TF_CPP_MIN_LOG_LEVEL") < source.index("from helpers.lessons import course")
+    assert source.index("TF_ENABLE_ONEDNN_OPTS") < source.index("from helpers.lessons import course")
     assert course.REPOSITORY_URL in source and course.COURSE_REF in source
 
 

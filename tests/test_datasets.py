@@ -7,13 +7,15 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import datasets, network
+from helpers.lessons import datasets, network
 
 
 def _labelled_images(count, size=4):
     """Images whose every pixel equals 10 * label, so a batch shows whether images and labels stay paired."""
     labels = np.arange(count) % 5
-    images = np.broadcast_to((10 * labels)[:, None, None, None], (count, size, size, 3)).astype(np.uint8)
+    images = np.broadcast_to((10 * labels)[:, None, None, None], (count, size, size, 3)).astype(
+        np.uint8
+    )
     return images, labels
 
 
@@ -25,13 +27,18 @@ def test_to_dataset_preprocesses_like_mobilenet_v2_and_keeps_the_order():
     expected = keras.applications.mobilenet_v2.preprocess_input(images.astype("float32"))
     np.testing.assert_allclose(pixels, expected, atol=1e-6)
     np.testing.assert_allclose(pixels, images / 127.5 - 1.0, atol=1e-6)
-    assert np.concatenate([batch_labels.numpy() for _, batch_labels in batches]).tolist() == labels.tolist()
+    assert (
+        np.concatenate([batch_labels.numpy() for _, batch_labels in batches]).tolist()
+        == labels.tolist()
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_shuffling_reorders_but_keeps_images_with_their_labels(seed):
     images, labels = _labelled_images(40)
-    batch, batch_labels = next(iter(datasets.to_dataset(images, labels, batch_size=40, shuffle=True, seed=seed)))
+    batch, batch_labels = next(
+        iter(datasets.to_dataset(images, labels, batch_size=40, shuffle=True, seed=seed))
+    )
     batch, batch_labels = batch.numpy(), batch_labels.numpy()
     assert batch_labels.tolist() != labels.tolist()
     assert sorted(batch_labels.tolist()) == sorted(labels.tolist())
@@ -57,8 +64,12 @@ def test_to_dataset_rejects_bad_input(images, labels, keywords, message):
 def test_flowers_fail_fast_and_clearly_on_this_offline_machine(tmp_path, monkeypatch):
     host = "storage.googleapis.com"
     if network.is_reachable(host, timeout=3.0):
-        pytest.skip("this machine is online; the offline failure is covered by the faked test below")
-    monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kwargs: pytest.fail("tried to download"))
+        pytest.skip(
+            "this machine is online; the offline failure is covered by the faked test below"
+        )
+    monkeypatch.setattr(
+        keras.utils, "get_file", lambda *args, **kwargs: pytest.fail("tried to download")
+    )
     started = time.monotonic()
     with pytest.raises(ConnectionError, match="offline shapes task"):
         datasets.load_flowers(cache_dir=str(tmp_path))
@@ -67,7 +78,9 @@ def test_flowers_fail_fast_and_clearly_on_this_offline_machine(tmp_path, monkeyp
 
 def test_flowers_fail_without_downloading_when_the_server_is_unreachable(tmp_path, monkeypatch):
     monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: False)
-    monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kwargs: pytest.fail("tried to download"))
+    monkeypatch.setattr(
+        keras.utils, "get_file", lambda *args, **kwargs: pytest.fail("tried to download")
+    )
     with pytest.raises(ConnectionError, match=r"Cannot reach storage\.googleapis\.com within 3 s"):
         datasets.download_flowers(cache_dir=str(tmp_path))
 
@@ -82,7 +95,9 @@ def _fake_get_file(calls, photos_per_class=5):
             (extracted / "flower_photos" / name).mkdir(parents=True, exist_ok=True)
             for photo in range(photos_per_class):
                 pixels = np.full((20, 30, 3), 40 * class_index + photo, dtype=np.uint8)
-                keras.utils.save_img(extracted / "flower_photos" / name / f"{photo}.png", pixels, scale=False)
+                keras.utils.save_img(
+                    extracted / "flower_photos" / name / f"{photo}.png", pixels, scale=False
+                )
         return str(extracted)
 
     return get_file
@@ -92,8 +107,8 @@ def test_load_flowers_with_a_fake_download_then_from_the_cache(tmp_path, monkeyp
     calls = []
     monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: True)
     monkeypatch.setattr(keras.utils, "get_file", _fake_get_file(calls))
-    (train_images, train_labels), (validation_images, validation_labels), names = datasets.load_flowers(
-        image_size=32, validation_fraction=0.2, cache_dir=str(tmp_path)
+    (train_images, train_labels), (validation_images, validation_labels), names = (
+        datasets.load_flowers(image_size=32, validation_fraction=0.2, cache_dir=str(tmp_path))
     )
     assert calls == [datasets.FLOWERS_URL]
     assert names == datasets.FLOWERS_CLASSES
@@ -105,8 +120,12 @@ def test_load_flowers_with_a_fake_download_then_from_the_cache(tmp_path, monkeyp
     pixels = np.concatenate([train_images, validation_images])[:, 0, 0, 0].astype(int)
     assert np.all((pixels - 40 * labels >= 0) & (pixels - 40 * labels < 5))
     # Second call: the photos are cached, so neither the network check nor the download runs.
-    monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: pytest.fail("checked the network"))
-    (again, _), _, _ = datasets.load_flowers(image_size=32, validation_fraction=0.2, cache_dir=str(tmp_path))
+    monkeypatch.setattr(
+        network, "is_reachable", lambda *args, **kwargs: pytest.fail("checked the network")
+    )
+    (again, _), _, _ = datasets.load_flowers(
+        image_size=32, validation_fraction=0.2, cache_dir=str(tmp_path)
+    )
     assert calls == [datasets.FLOWERS_URL]
     np.testing.assert_array_equal(again, train_images)
 
@@ -123,7 +142,10 @@ def test_flowers_default_cache_is_keras_home(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("keywords", "message"),
-    [({"image_size": 16}, "image_size=16"), ({"validation_fraction": 1.0}, "validation_fraction=1.0")],
+    [
+        ({"image_size": 16}, "image_size=16"),
+        ({"validation_fraction": 1.0}, "validation_fraction=1.0"),
+    ],
 )
 def test_load_flowers_rejects_bad_arguments(keywords, message):
     with pytest.raises(ValueError, match=message):
@@ -140,7 +162,9 @@ def test_random_images_are_repeatable_and_in_range(seed):
     np.testing.assert_array_equal(labels, again_labels)
 
 
-@pytest.mark.parametrize(("keywords", "message"), [({"count": 0}, "count=0"), ({"num_classes": 0}, "num_classes=0")])
+@pytest.mark.parametrize(
+    ("keywords", "message"), [({"count": 0}, "count=0"), ({"num_classes": 0}, "num_classes=0")]
+)
 def test_random_images_reject_bad_arguments(keywords, message):
     with pytest.raises(ValueError, match=message):
         datasets.random_images(**{"count": 2, **keywords})

@@ -33,18 +33,30 @@ def test_requirements_and_environment_agree():
 
 
 def test_every_requirement_is_pinned_exactly():
-    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    lines = [
+        line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
+    ]
     unpinned = [line for line in lines if line and "==" not in line]
     assert unpinned == []
 
 
 def test_environment_asks_for_python_3_11():
-    assert re.search(r"^\s*-\s*python=3\.11\s*$", (ROOT / "environment.yml").read_text(), re.MULTILINE)
+    assert re.search(
+        r"^\s*-\s*python=3\.11\s*$", (ROOT / "environment.yml").read_text(), re.MULTILINE
+    )
 
 
 def test_core_stack_is_pinned():
     requirements = pins_in((ROOT / "requirements.txt").read_text())
-    for package in ["tensorflow", "keras", "numpy", "matplotlib", "jupyterlab", "nbval", "ipywidgets"]:
+    for package in [
+        "tensorflow",
+        "keras",
+        "numpy",
+        "matplotlib",
+        "jupyterlab",
+        "nbval",
+        "ipywidgets",
+    ]:
         assert package in requirements, package
     assert requirements["tensorflow"].startswith("2.21.")
     assert requirements["keras"].startswith("3.15.")

@@ -50,7 +50,9 @@ def test_wrong_answers_name_what_was_given(answer, message):
 
 
 def test_feedback_renders_as_html_with_escaped_text():
-    rendered = core.Feedback(core.INCORRECT, "<script>").__class__(core.INCORRECT, "a < b")._repr_html_()
+    rendered = (
+        core.Feedback(core.INCORRECT, "<script>").__class__(core.INCORRECT, "a < b")._repr_html_()
+    )
     assert "Not quite:" in rendered and "a &lt; b" in rendered
 
 
@@ -77,11 +79,18 @@ def test_question_needs_hints_and_a_solution():
 
 
 def test_describe_names_values_in_the_learners_terms():
-    assert core.describe(0.1) == "0.1" and core.describe(None) == "None" and core.describe({}) == "a dict"
+    assert (
+        core.describe(0.1) == "0.1"
+        and core.describe(None) == "None"
+        and core.describe({}) == "a dict"
+    )
 
 
 LESSON_MODULES = sorted(
-    path.stem for path in (pathlib.Path(__file__).resolve().parents[1] / "helpers" / "exercises").glob("lesson*.py")
+    path.stem
+    for path in (pathlib.Path(__file__).resolve().parents[1] / "helpers" / "exercises").glob(
+        "lesson*.py"
+    )
 )
 
 
@@ -95,11 +104,15 @@ def test_every_lesson_has_at_least_three_questions_named_in_order(module_name):
     questions = questions_of(module_name)
     assert len(questions) >= 3
     assert all(isinstance(question, core.Question) for question in questions)
-    assert [question.name for question in questions] == [f"q{number}" for number in range(1, len(questions) + 1)]
+    assert [question.name for question in questions] == [
+        f"q{number}" for number in range(1, len(questions) + 1)
+    ]
 
 
 @pytest.mark.parametrize("module_name", LESSON_MODULES)
-def test_every_lesson_question_treats_the_placeholder_as_not_attempted_and_has_hints_and_a_solution(module_name):
+def test_every_lesson_question_treats_the_placeholder_as_not_attempted_and_has_hints_and_a_solution(
+    module_name,
+):
     for question in questions_of(module_name):
         assert question.check(core.____).outcome == core.NOT_ATTEMPTED, question.name
         assert question.check().outcome == core.NOT_ATTEMPTED, question.name
@@ -110,5 +123,10 @@ def test_every_lesson_question_treats_the_placeholder_as_not_attempted_and_has_h
 
 
 def test_every_lesson_notebook_has_its_exercise_module():
-    notebooks = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert len(notebooks) >= 5 and [f"lesson{notebook.name[:2]}" for notebook in notebooks] == LESSON_MODULES
+    notebooks = sorted(
+        (pathlib.Path(__file__).parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
+    )
+    assert (
+        len(notebooks) >= 5
+        and [f"lesson{notebook.name[:2]}" for notebook in notebooks] == LESSON_MODULES
+    )

@@ -3,12 +3,17 @@
 import numpy as np
 import pytest
 
-from helpers import gradient_descent
 from helpers.exercises import core
 from helpers.exercises import lesson01 as exercises
+from helpers.lessons import gradient_descent
 
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4]
-SOLUTION_VARIABLES = {"q1": "threshold", "q2": "one_step_rate", "q3": "diagnosis", "q4": "largest_stable_rate"}
+SOLUTION_VARIABLES = {
+    "q1": "threshold",
+    "q2": "one_step_rate",
+    "q3": "diagnosis",
+    "q4": "largest_stable_rate",
+}
 
 
 def solution_value(question: core.Question):
@@ -39,7 +44,10 @@ def test_reference_solution_passes(question):
         (0.5, None),
         (np.float64(0.5), None),
         (gradient_descent.divergence_threshold([4.0]), None),
-        (0.25, "your threshold is 0.25, which is 1 / curvature: the rate that lands on the minimum in one step."),
+        (
+            0.25,
+            "your threshold is 0.25, which is 1 / curvature: the rate that lands on the minimum in one step.",
+        ),
         (8, "your threshold is 8: you multiplied by the curvature; the threshold divides by it."),
         (1.0, "your threshold is 1, which is too large."),
         (0.1, "your threshold is 0.1, which is too small."),
@@ -56,7 +64,10 @@ def test_q1_divergence_threshold(answer, message):
         (0.25, None),
         (1 / 4, None),
         (0.5, "your learning rate is 0.5, the divergence threshold: one step there sends w to -w"),
-        (4, "your learning rate is 4, the curvature itself: one step multiplies w by 1 - 4 * 4 = -15."),
+        (
+            4,
+            "your learning rate is 4, the curvature itself: one step multiplies w by 1 - 4 * 4 = -15.",
+        ),
         (0.1, "your learning rate is 0.1, which is too small."),
         (None, "your learning rate is None (a NoneType); give a number."),
     ],
@@ -76,8 +87,12 @@ def test_q2_answer_really_reaches_the_minimum_in_one_step_and_the_q1_answer_real
 
 def test_q3_answer_is_what_classify_says_about_each_curve():
     curves = exercises.diagnosis_curves()
-    assert {name: gradient_descent.classify(losses) for name, losses in curves.items()} == exercises.DIAGNOSIS_ANSWER
-    assert sorted(exercises.DIAGNOSIS_ANSWER.values()) == sorted(gradient_descent.VERDICTS)  # each verdict once
+    assert {
+        name: gradient_descent.classify(losses) for name, losses in curves.items()
+    } == exercises.DIAGNOSIS_ANSWER
+    assert sorted(exercises.DIAGNOSIS_ANSWER.values()) == sorted(
+        gradient_descent.VERDICTS
+    )  # each verdict once
 
 
 @pytest.mark.parametrize(
@@ -101,7 +116,10 @@ def test_q3_answer_is_what_classify_says_about_each_curve():
         ),
         ({"A": 1, "B": 2, "C": 3, "D": 4}, "your verdict for curve 'A' is 1; choose one of"),
         ({"E": "good"}, "your dict names curve 'E', which is not one of 'A', 'B', 'C', 'D'."),
-        (["oscillating", "too small", "diverging", "good"], "your answer is a list; give a dict mapping each curve"),
+        (
+            ["oscillating", "too small", "diverging", "good"],
+            "your answer is a list; give a dict mapping each curve",
+        ),
     ],
 )
 def test_q3_diagnosis(answer, message):
@@ -119,7 +137,10 @@ def test_q3_placeholder_inside_the_dict_means_not_attempted():
         (0.667, None),
         (gradient_descent.divergence_threshold(exercises.Q4_CURVATURES), None),
         (4.0, "your learning rate is 4, which is 2 / 0.5: the limit of the shallow axis."),
-        (1 / 3, "your learning rate is 0.333333, which is 1 / 3: it lands the steep axis on its minimum"),
+        (
+            1 / 3,
+            "your learning rate is 0.333333, which is 1 / 3: it lands the steep axis on its minimum",
+        ),
         (2.0, "your learning rate is 2, which is too large."),
         (0.5, "your learning rate is 0.5, which is too small."),
     ],
@@ -137,7 +158,9 @@ def test_q4_answer_is_where_the_2d_bowl_starts_to_diverge():
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda question: question.name)
 def test_wrong_feedback_never_prints_the_answer(question):
-    wrong = {"q1": [0.25, 8, 1.0], "q2": [0.5, 4, 0.1], "q4": [4.0, 1 / 3, 2.0]}.get(question.name, [])
+    wrong = {"q1": [0.25, 8, 1.0], "q2": [0.5, 4, 0.1], "q4": [4.0, 1 / 3, 2.0]}.get(
+        question.name, []
+    )
     answer = solution_value(question)
     for value in wrong:
         message = question.check(value).message

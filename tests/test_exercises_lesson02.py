@@ -87,8 +87,14 @@ def test_q3_reference_passes(answer):
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (0.01, "your effective step is 0.01, the learning rate alone; momentum keeps adding past steps."),
-        (0.001, "your effective step is 0.001, the learning rate times (1 - momentum); momentum divides instead."),
+        (
+            0.01,
+            "your effective step is 0.01, the learning rate alone; momentum keeps adding past steps.",
+        ),
+        (
+            0.001,
+            "your effective step is 0.001, the learning rate times (1 - momentum); momentum divides instead.",
+        ),
         (0.019, "your effective step is 0.019, which is too small."),
         (1.0, "your effective step is 1, which is too large."),
         ("0.1", "your effective step is '0.1' (a str); give a number."),
@@ -109,7 +115,9 @@ def finetune(optimizer_factory, unfreeze: bool = True, compile_model: bool = Tru
 
 
 def test_q4_reference_passes():
-    assert exercises.q4.check(finetune(lambda old: keras.optimizers.Adam(learning_rate=1e-5))).passed
+    assert exercises.q4.check(
+        finetune(lambda old: keras.optimizers.Adam(learning_rate=1e-5))
+    ).passed
 
 
 def test_q4_placeholder_inside_the_tuple_is_not_attempted():
@@ -130,15 +138,25 @@ def test_q4_placeholder_inside_the_tuple_is_not_attempted():
             "your learning rate is 0.001, which is too large.",
         ),
         (
-            {"optimizer_factory": lambda old: keras.optimizers.SGD(learning_rate=1e-5, momentum=0.9)},
+            {
+                "optimizer_factory": lambda old: keras.optimizers.SGD(
+                    learning_rate=1e-5, momentum=0.9
+                )
+            },
             "your finetune_optimizer is SGD; the lesson asks for Adam.",
         ),
         (
-            {"optimizer_factory": lambda old: keras.optimizers.Adam(learning_rate=1e-5), "unfreeze": False},
+            {
+                "optimizer_factory": lambda old: keras.optimizers.Adam(learning_rate=1e-5),
+                "unfreeze": False,
+            },
             "your model still has 2 frozen weight tensors; set base.trainable = True before compiling.",
         ),
         (
-            {"optimizer_factory": lambda old: keras.optimizers.Adam(learning_rate=1e-5), "compile_model": False},
+            {
+                "optimizer_factory": lambda old: keras.optimizers.Adam(learning_rate=1e-5),
+                "compile_model": False,
+            },
             "your model is not compiled with finetune_optimizer; "
             "call model.compile(optimizer=finetune_optimizer, ...).",
         ),
@@ -150,5 +168,12 @@ def test_q4_wrong_answers_are_named(kwargs, message):
 
 def test_q4_needs_the_three_objects():
     model, _, head_optimizer = exercises.phase_one_model()
-    for answer, given in [(keras.optimizers.Adam(1e-5), "has type Adam"), ((model, head_optimizer), "holds 2 objects")]:
-        assert_wrong(exercises.q4, answer, f"your answer {given}; pass (model, head_optimizer, finetune_optimizer).")
+    for answer, given in [
+        (keras.optimizers.Adam(1e-5), "has type Adam"),
+        ((model, head_optimizer), "holds 2 objects"),
+    ]:
+        assert_wrong(
+            exercises.q4,
+            answer,
+            f"your answer {given}; pass (model, head_optimizer, finetune_optimizer).",
+        )

@@ -5,9 +5,10 @@ import math
 import keras
 import pytest
 
-from helpers import models
 from helpers.exercises import core
 from helpers.exercises import lesson03 as exercises
+from helpers.finetune import models
+from helpers.lessons import pretrained
 
 IMAGE_SIZE = 32  # tiny images keep the models cheap to build
 
@@ -29,7 +30,9 @@ def tiny_base() -> keras.Model:
     return keras.Model(inputs, features, name="tiny_base")
 
 
-def head_model(base_model, units=4, activation=None, final_layer=None, loss=None, compile_model=True):
+def head_model(
+    base_model, units=4, activation=None, final_layer=None, loss=None, compile_model=True
+):
     """Plays question 1: a head on `base_model`, compiled as the learner might."""
     inputs = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 3))
     features = base_model(inputs, training=False)
@@ -41,7 +44,9 @@ def head_model(base_model, units=4, activation=None, final_layer=None, loss=None
     if compile_model:
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-            loss=loss if loss is not None else keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            loss=loss
+            if loss is not None
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
     return model
@@ -52,7 +57,7 @@ ALL_QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4]
 
 def test_q1_reference_passes_on_tiny_and_real_bases():
     assert exercises.q1.check(head_model(tiny_base())).passed
-    _, mobilenet_base = models.build_mobilenet_v2(4, image_size=IMAGE_SIZE, weights=None)
+    _, mobilenet_base = pretrained.build_mobilenet_v2(4, image_size=IMAGE_SIZE, weights=None)
     assert exercises.q1.check(head_model(mobilenet_base)).passed
 
 
@@ -95,17 +100,21 @@ def test_q1_wrong_answers_are_named(options, message):
 
 
 def test_q1_needs_a_model():
-    assert_wrong(exercises.q1, keras.layers.Dense(4), "your answer is a Dense; give the compiled keras.Model.")
+    assert_wrong(
+        exercises.q1,
+        keras.layers.Dense(4),
+        "your answer is a Dense; give the compiled keras.Model.",
+    )
 
 
 def test_q2_reference_passes():
-    model, base_model = models.build_mobilenet_v2(4, image_size=IMAGE_SIZE, weights=None)
+    model, base_model = pretrained.build_mobilenet_v2(4, image_size=IMAGE_SIZE, weights=None)
     base_model.trainable = False
     assert exercises.q2.check((model, base_model)).passed
 
 
 def test_q2_training_false_alone_does_not_freeze():
-    model, base_model = models.build_mobilenet_v2(4, image_size=IMAGE_SIZE, weights=None)
+    model, base_model = pretrained.build_mobilenet_v2(4, image_size=IMAGE_SIZE, weights=None)
     count = len(base_model.trainable_weights)  # the oracle: Keras's own count
     assert count > 100
     assert_wrong(
@@ -142,8 +151,16 @@ def test_q2_freezing_the_whole_model_is_named():
 def test_q2_needs_the_pair_from_one_model():
     base_model = tiny_base()
     model = head_model(base_model)
-    assert_wrong(exercises.q2, model, "your answer is a Functional; pass the pair (exercise_model, exercise_base).")
-    assert_wrong(exercises.q2, (model,), "your answer holds 1 object; pass the pair (exercise_model, exercise_base).")
+    assert_wrong(
+        exercises.q2,
+        model,
+        "your answer is a Functional; pass the pair (exercise_model, exercise_base).",
+    )
+    assert_wrong(
+        exercises.q2,
+        (model,),
+        "your answer holds 1 object; pass the pair (exercise_model, exercise_base).",
+    )
     other_base = tiny_base()
     other_base.trainable = False
     assert_wrong(
@@ -165,7 +182,7 @@ def unfreeze_by_hand(base_model):
 
 def test_q3_reference_and_models_unfreeze_pass():
     assert exercises.q3.check(unfreeze_by_hand(tiny_base())).passed
-    _, mobilenet_base = models.build_mobilenet_v2(4, image_size=IMAGE_SIZE, weights=None)
+    _, mobilenet_base = pretrained.build_mobilenet_v2(4, image_size=IMAGE_SIZE, weights=None)
     models.freeze(mobilenet_base)
     models.unfreeze(mobilenet_base)  # the course's helper is the oracle
     assert exercises.q3.check(mobilenet_base).passed
@@ -193,7 +210,9 @@ def test_q3_freezing_batch_norm_before_trainable_true_is_undone():
     base_model.trainable = True  # the wrong order: this makes every layer trainable again
     feedback = exercises.q3.check(base_model)
     assert feedback.outcome == core.INCORRECT
-    assert feedback.message.startswith("your base still has 2 trainable BatchNormalization layers (of 2)")
+    assert feedback.message.startswith(
+        "your base still has 2 trainable BatchNormalization layers (of 2)"
+    )
 
 
 def test_q3_a_frozen_base_is_named():
@@ -215,7 +234,9 @@ def test_q3_freezing_other_layers_too_is_named():
         "your base still freezes 1 layer besides BatchNormalization (the first: 'conv_a'); "
         "the task makes all of them trainable.",
     )
-    assert_wrong(exercises.q3, "unfreeze", "your answer is 'unfreeze'; give the base model (a keras.Model).")
+    assert_wrong(
+        exercises.q3, "unfreeze", "your answer is 'unfreeze'; give the base model (a keras.Model)."
+    )
 
 
 @pytest.mark.parametrize("answer", [math.log(4), 1.386, -math.log(1 / 4)])
@@ -226,12 +247,18 @@ def test_q4_reference_passes(answer):
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (0.25, "your initial loss is 0.25, the probability of each class; the loss is minus the log of it."),
+        (
+            0.25,
+            "your initial loss is 0.25, the probability of each class; the loss is minus the log of it.",
+        ),
         (
             math.log10(4),
             "your initial loss is 0.60206, a base-10 logarithm; cross-entropy uses the natural log (math.log).",
         ),
-        (2.0, "your initial loss is 2, a base-2 logarithm; cross-entropy uses the natural log (math.log)."),
+        (
+            2.0,
+            "your initial loss is 2, a base-2 logarithm; cross-entropy uses the natural log (math.log).",
+        ),
         (4, "your initial loss is 4, the number of classes itself; the loss is a logarithm."),
         (0.0, "your initial loss is 0, which is too small."),
         ("1.386", "your initial loss is '1.386' (a str); give a number."),

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import models
 from helpers.exercises import core
 from helpers.exercises import lesson04 as exercises
-from helpers.rate_comparison import Outcome
+from helpers.finetune import models
+from helpers.lessons.rate_comparison import Outcome
 
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4]
 
@@ -61,7 +61,10 @@ def q1_answer(mistake: str):
 @pytest.mark.parametrize(
     ("mistake", "message"),
     [
-        ("no unfreeze", "your base is still frozen (no trainable weights); unfreeze it before compiling."),
+        (
+            "no unfreeze",
+            "your base is still frozen (no trainable weights); unfreeze it before compiling.",
+        ),
         (
             "batch norm trainable",
             "52 BatchNormalization layers of your base are trainable (e.g. 'bn_Conv1'); "
@@ -71,7 +74,10 @@ def q1_answer(mistake: str):
             "reused optimizer",
             "your optimizer has already taken 1 step: it is the head's optimizer; compile with a fresh one.",
         ),
-        ("head rate", "your learning rate is 0.001; phase 2 needs at most 0.0001, ten times below the head's 0.001."),
+        (
+            "head rate",
+            "your learning rate is 0.001; phase 2 needs at most 0.0001, ten times below the head's 0.001.",
+        ),
         (
             "string loss",
             "your loss is the string 'sparse_categorical_crossentropy', which treats the outputs as probabilities; "
@@ -148,7 +154,11 @@ def test_q2_names_missing_top_layers():
     _, base_model = exercises.phase_one_model()
     models.unfreeze(base_model, top_layers=exercises.TOP_LAYERS)
     base_model.get_layer("Conv_1").trainable = False
-    assert_wrong(exercises.q2, base_model, "1 layers with weights in the top 20 are still frozen (e.g. 'Conv_1').")
+    assert_wrong(
+        exercises.q2,
+        base_model,
+        "1 layers with weights in the top 20 are still frozen (e.g. 'Conv_1').",
+    )
 
 
 # q3 -----------------------------------------------------------------------------------------------------------
@@ -156,7 +166,9 @@ def test_q2_names_missing_top_layers():
 
 def comparison(source_by_rate: dict[float, float]) -> list[Outcome]:
     head = Outcome("head only", None, 0.79, 0.99, 0.0, {})
-    rows = [Outcome(f"{rate:g}", rate, 0.5, source, rate, {}) for rate, source in source_by_rate.items()]
+    rows = [
+        Outcome(f"{rate:g}", rate, 0.5, source, rate, {}) for rate, source in source_by_rate.items()
+    ]
     return [head, *rows]
 
 
@@ -166,16 +178,31 @@ MEASURED = comparison({1e-2: 0.17, 1e-3: 0.65, 1e-4: 0.98, 1e-5: 0.99})
 def test_q3_reference_passes_and_ties_are_accepted():
     assert exercises.q3.check((MEASURED, 1e-5, 1e-2)).passed
     tied = comparison({1e-2: 0.17, 1e-4: 0.99, 1e-5: 0.99})
-    assert exercises.q3.check((tied, 1e-4, 1e-2)).passed and exercises.q3.check((tied, 1e-5, 1e-2)).passed
+    assert (
+        exercises.q3.check((tied, 1e-4, 1e-2)).passed
+        and exercises.q3.check((tied, 1e-5, 1e-2)).passed
+    )
 
 
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        ((MEASURED, 1e-2, 1e-5), "your pick 0.01 kept 0.17 source accuracy; another rate kept the most (0.99)."),
-        ((MEASURED, 1e-5, 1e-3), "your pick 0.001 kept 0.65 source accuracy; another rate kept the least (0.17)."),
-        ((MEASURED, 1e-6, 1e-2), "your pick 1e-06 is not one of the compared rates (0.01, 0.001, 0.0001, 1e-05)."),
-        ((MEASURED, "1e-5", 1e-2), "your pick '1e-5' is not one of the compared rates (0.01, 0.001, 0.0001, 1e-05)."),
+        (
+            (MEASURED, 1e-2, 1e-5),
+            "your pick 0.01 kept 0.17 source accuracy; another rate kept the most (0.99).",
+        ),
+        (
+            (MEASURED, 1e-5, 1e-3),
+            "your pick 0.001 kept 0.65 source accuracy; another rate kept the least (0.17).",
+        ),
+        (
+            (MEASURED, 1e-6, 1e-2),
+            "your pick 1e-06 is not one of the compared rates (0.01, 0.001, 0.0001, 1e-05).",
+        ),
+        (
+            (MEASURED, "1e-5", 1e-2),
+            "your pick '1e-5' is not one of the compared rates (0.01, 0.001, 0.0001, 1e-05).",
+        ),
         ((1e-5, 1e-2), "your answer holds 2 objects; pass (comparison, kept_most, lost_most)."),
         (
             ([MEASURED[0]], 1e-5, 1e-2),
@@ -199,7 +226,10 @@ def test_q4_reference_passes_and_matches_the_closed_form():
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (0.5, "your drift 0.5 is the size of the change; divide it by the norm of the weights before."),
+        (
+            0.5,
+            "your drift 0.5 is the size of the change; divide it by the norm of the weights before.",
+        ),
         (
             0.5 / math.sqrt(3.0**2 + 0.3**2 + 3.6**2),
             "your drift 0.106479 divides by the norm of the weights after; divide by the norm before.",

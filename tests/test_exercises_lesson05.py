@@ -5,9 +5,9 @@ import math
 import keras
 import pytest
 
-from helpers import curve_diagnosis
 from helpers.exercises import core
 from helpers.exercises import lesson05 as exercises
+from helpers.finetune import curve_diagnosis
 
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4]
 REFERENCE = {"A": "too high", "B": "diverging", "C": "healthy", "D": "too low", "E": "overfitting"}
@@ -28,14 +28,18 @@ def test_placeholder_is_not_attempted(question):
 
 
 def test_the_curves_hold_one_run_per_verdict_by_the_reference():
-    verdicts = {name: diagnosis.verdict for name, diagnosis in exercises.reference_verdicts().items()}
+    verdicts = {
+        name: diagnosis.verdict for name, diagnosis in exercises.reference_verdicts().items()
+    }
     assert verdicts == REFERENCE and sorted(verdicts.values()) == sorted(curve_diagnosis.VERDICTS)
     assert all(len(losses) >= 12 for losses in exercises.CURVES.values())
 
 
 def test_q1_reference_passes_in_any_case_and_spacing():
     assert exercises.q1.check(dict(REFERENCE)).passed
-    assert exercises.q1.check({name: f" {verdict.upper()}" for name, verdict in REFERENCE.items()}).passed
+    assert exercises.q1.check(
+        {name: f" {verdict.upper()}" for name, verdict in REFERENCE.items()}
+    ).passed
 
 
 def evidence(name: str) -> str:
@@ -92,9 +96,18 @@ def test_q2_reference_passes_and_rounded_values_too():
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (0.25, "your initial loss 0.25 is the probability a fresh head gives each class; the loss is -ln of it."),
-        (-math.log(4), "your initial loss -1.38629 is negative; a cross-entropy, -ln(probability), is never below 0."),
-        (math.log10(4), "your initial loss 0.60206 is log10(4); Keras's cross-entropy uses the natural logarithm."),
+        (
+            0.25,
+            "your initial loss 0.25 is the probability a fresh head gives each class; the loss is -ln of it.",
+        ),
+        (
+            -math.log(4),
+            "your initial loss -1.38629 is negative; a cross-entropy, -ln(probability), is never below 0.",
+        ),
+        (
+            math.log10(4),
+            "your initial loss 0.60206 is log10(4); Keras's cross-entropy uses the natural logarithm.",
+        ),
         (2.0, "your initial loss 2 is log2(4); Keras's cross-entropy uses the natural logarithm."),
         (4, "your initial loss is 4, which is too large."),
         ("ln(4)", "your initial loss is 'ln(4)' (a str); give a number."),
@@ -147,14 +160,21 @@ def test_q3_wrong_answers_are_named(answer, message):
 
 
 def cosine(**overrides) -> keras.optimizers.schedules.CosineDecay:
-    arguments = {"initial_learning_rate": 0.0, "decay_steps": 500, "warmup_target": 1e-4, "warmup_steps": 50}
+    arguments = {
+        "initial_learning_rate": 0.0,
+        "decay_steps": 500,
+        "warmup_target": 1e-4,
+        "warmup_steps": 50,
+    }
     return keras.optimizers.schedules.CosineDecay(**{**arguments, **overrides})
 
 
 def test_q4_reference_passes_and_warms_up_to_the_peak():
     schedule = cosine()
     assert exercises.q4.check(schedule).passed
-    assert float(schedule(0)) == 0.0 and float(schedule(50)) == pytest.approx(exercises.PHASE_TWO_PEAK)
+    assert float(schedule(0)) == 0.0 and float(schedule(50)) == pytest.approx(
+        exercises.PHASE_TWO_PEAK
+    )
 
 
 @pytest.mark.parametrize(
@@ -166,7 +186,10 @@ def test_q4_reference_passes_and_warms_up_to_the_peak():
             "set warmup_target=0.0001 and warmup_steps > 0.",
         ),
         (cosine(warmup_target=1e-3), "your warmup_target is 0.001; phase 2 peaks at 0.0001."),
-        (cosine(initial_learning_rate=1e-4), "your warmup starts at 0.0001, already at its peak; start from 0.0."),
+        (
+            cosine(initial_learning_rate=1e-4),
+            "your warmup starts at 0.0001, already at its peak; start from 0.0.",
+        ),
         (cosine(decay_steps=1000), "your decay_steps is 1000; phase 2 decays over 500 steps."),
         (
             keras.optimizers.schedules.ExponentialDecay(1e-4, 500, 0.5),
@@ -176,7 +199,10 @@ def test_q4_reference_passes_and_warms_up_to_the_peak():
             keras.optimizers.schedules.CosineDecay,
             f"your answer is the class CosineDecay itself; call it to build a schedule: {exercises.SCHEDULE_EXAMPLE}.",
         ),
-        (keras.optimizers.Adam(learning_rate=1e-4), "your answer is an optimizer (Adam); pass the schedule itself."),
+        (
+            keras.optimizers.Adam(learning_rate=1e-4),
+            "your answer is an optimizer (Adam); pass the schedule itself.",
+        ),
     ],
 )
 def test_q4_wrong_answers_are_named(answer, message):

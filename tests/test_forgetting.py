@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import forgetting
+from helpers.finetune import forgetting
 
 
 def tiny_base(seed: int) -> keras.Model:
@@ -40,13 +40,17 @@ def test_frozen_layers_do_not_drift_while_the_head_does(seed):
     model, base = tiny_model(seed)
     base.trainable = False
     before, statistics = forgetting.snapshot(model), forgetting.batchnorm_statistics(model)
-    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     rng = np.random.default_rng(seed)
     model.fit(rng.normal(size=(16, 8, 8, 3)), rng.integers(0, 3, 16), epochs=2, verbose=0)
     drift = forgetting.relative_drift(before, model)
     assert drift["conv"] == 0.0 and drift["bn"] == 0.0 and drift["head"] > 0.0
     after = forgetting.batchnorm_statistics(model)
-    assert all(np.array_equal(old, new) for old, new in zip(statistics["bn"], after["bn"], strict=True))
+    assert all(
+        np.array_equal(old, new) for old, new in zip(statistics["bn"], after["bn"], strict=True)
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -62,7 +66,9 @@ def test_source_accuracy_matches_the_source_models_own_predictions(seed):
 def test_source_accuracy_validates_its_inputs():
     _, base = tiny_model(0)
     images, kernel, bias = np.zeros((4, 8, 8, 3)), np.zeros((4, 3)), np.zeros(3)
-    with pytest.raises(ValueError, match="labels must be in \\[0, 3\\). Received: labels from 0 to 3"):
+    with pytest.raises(
+        ValueError, match="labels must be in \\[0, 3\\). Received: labels from 0 to 3"
+    ):
         forgetting.source_accuracy(base, kernel, bias, images, np.array([0, 1, 2, 3]))
     with pytest.raises(ValueError, match="source_bias.shape=\\(2,\\)"):
         forgetting.source_accuracy(base, kernel, np.zeros(2), images, np.zeros(4, int))
@@ -81,7 +87,9 @@ def test_plot_drift_returns_the_axes():
     import matplotlib.pyplot as plt
 
     figure, ax = plt.subplots()
-    returned = forgetting.plot_drift({"1e-4": {"a": 0.1, "b": 0.0}, "1e-2": {"a": 0.5, "b": 0.2}}, ax=ax)
+    returned = forgetting.plot_drift(
+        {"1e-4": {"a": 0.1, "b": 0.0}, "1e-2": {"a": 0.5, "b": 0.2}}, ax=ax
+    )
     assert returned is ax and len(ax.lines) == 2 and ax.get_yscale() == "log"
     plt.close(figure)
 
@@ -91,7 +99,11 @@ def test_batchnorm_layers_moved_names_exactly_the_layers_a_training_pass_updated
     model, base = tiny_model(seed)
     before = forgetting.batchnorm_statistics(model)
     assert forgetting.batchnorm_layers_moved(before, forgetting.batchnorm_statistics(model)) == []
-    base(np.random.default_rng(seed).normal(size=(4, 8, 8, 3)), training=True)  # a training pass updates BN
-    assert forgetting.batchnorm_layers_moved(before, forgetting.batchnorm_statistics(model)) == ["bn"]
+    base(
+        np.random.default_rng(seed).normal(size=(4, 8, 8, 3)), training=True
+    )  # a training pass updates BN
+    assert forgetting.batchnorm_layers_moved(before, forgetting.batchnorm_statistics(model)) == [
+        "bn"
+    ]
     with pytest.raises(ValueError, match="same BatchNormalization layers"):
         forgetting.batchnorm_layers_moved(before, {})

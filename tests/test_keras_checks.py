@@ -15,14 +15,26 @@ def test_the_logits_loss_passes(num_classes):
 @pytest.mark.parametrize(
     ("loss", "message"),
     [
-        ("sparse_categorical_crossentropy", "your loss is the string 'sparse_categorical_crossentropy', which treats"),
-        (keras.losses.SparseCategoricalCrossentropy(), "from_logits=False, but Dense(4) without softmax emits logits"),
+        (
+            "sparse_categorical_crossentropy",
+            "your loss is the string 'sparse_categorical_crossentropy', which treats",
+        ),
+        (
+            keras.losses.SparseCategoricalCrossentropy(),
+            "from_logits=False, but Dense(4) without softmax emits logits",
+        ),
         (
             keras.losses.CategoricalCrossentropy(from_logits=True),
             "(it expects one-hot labels); the labels are ints 0..3",
         ),
-        (keras.losses.MeanSquaredError(), "your loss is MeanSquaredError; the labels are ints 0..3"),
-        (keras.losses.SparseCategoricalCrossentropy, "your answer is the class SparseCategoricalCrossentropy itself"),
+        (
+            keras.losses.MeanSquaredError(),
+            "your loss is MeanSquaredError; the labels are ints 0..3",
+        ),
+        (
+            keras.losses.SparseCategoricalCrossentropy,
+            "your answer is the class SparseCategoricalCrossentropy itself",
+        ),
         (None, "your answer is None; give a loss object"),
     ],
 )

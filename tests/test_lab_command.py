@@ -20,7 +20,8 @@ def free_port() -> int:
 
 def schema_default(port: int, token: str, plugin: str, setting: str):
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/lab/api/settings/{plugin}", headers={"Authorization": f"token {token}"}
+        f"http://127.0.0.1:{port}/lab/api/settings/{plugin}",
+        headers={"Authorization": f"token {token}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["schema"]["properties"][setting]["default"]
@@ -45,19 +46,26 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         while time.monotonic() < deadline and server.poll() is None:
             try:
                 request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/api/contents", headers={"Authorization": f"token {token}"}
+                    f"http://127.0.0.1:{port}/api/contents",
+                    headers={"Authorization": f"token {token}"},
                 )
                 with urllib.request.urlopen(request, timeout=5) as response:
                     contents = json.load(response)
                 break
             except OSError:
                 time.sleep(1)
-        assert contents is not None, server.stderr.read().decode() if server.poll() is not None else "no answer"
+        assert contents is not None, (
+            server.stderr.read().decode() if server.poll() is not None else "no answer"
+        )
         served = {item["name"] for item in contents["content"]}
         assert {path.name for path in (ROOT / "notebooks").glob("*.ipynb")} <= served
         # The course's overrides become JupyterLab's defaults: no "Jupyter news" pop-up, no kernel dialog.
-        news = schema_default(port, token, "@jupyterlab/apputils-extension:notification", "fetchNews")
-        kernel = schema_default(port, token, "@jupyterlab/notebook-extension:tracker", "autoStartDefaultKernel")
+        news = schema_default(
+            port, token, "@jupyterlab/apputils-extension:notification", "fetchNews"
+        )
+        kernel = schema_default(
+            port, token, "@jupyterlab/notebook-extension:tracker", "autoStartDefaultKernel"
+        )
         assert (news, kernel) == ("false", True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import losses
+from helpers.lessons import losses
 
 EPSILON = 1e-7  # keras.backend.epsilon(), the clip Keras applies to "probabilities"
 
 
-def random_logits(seed: int, samples: int = 6, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def random_logits(
+    seed: int, samples: int = 6, num_classes: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     generator = np.random.default_rng(seed)
     logits = generator.normal(0.0, 3.0, size=(samples, num_classes)).astype("float32")
     return logits, generator.integers(0, num_classes, size=samples)
@@ -32,8 +34,12 @@ def test_from_logits_true_equals_the_numpy_reference(seed):
     logits, labels = random_logits(seed)
     comparison = losses.compare(logits, labels)
     assert comparison.with_from_logits == pytest.approx(comparison.reference, rel=1e-5)
-    direct = -np.mean(np.log(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True))[np.arange(6), labels])
-    assert comparison.reference == pytest.approx(direct, rel=1e-5)  # the stable log-softmax is the plain formula
+    direct = -np.mean(
+        np.log(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True))[np.arange(6), labels]
+    )
+    assert comparison.reference == pytest.approx(
+        direct, rel=1e-5
+    )  # the stable log-softmax is the plain formula
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -41,7 +47,9 @@ def test_from_logits_false_reports_a_different_loss_that_clips_logits_as_probabi
     logits, labels = random_logits(seed)
     comparison = losses.compare(logits, labels)
     assert abs(comparison.without_from_logits - comparison.reference) > 0.1
-    assert comparison.without_from_logits == pytest.approx(clipped_probability_loss(logits, labels), rel=1e-4)
+    assert comparison.without_from_logits == pytest.approx(
+        clipped_probability_loss(logits, labels), rel=1e-4
+    )
 
 
 def test_from_logits_false_has_zero_gradient_for_logits_outside_zero_to_one():
@@ -49,7 +57,9 @@ def test_from_logits_false_has_zero_gradient_for_logits_outside_zero_to_one():
     labels = np.array([0])
     for from_logits, expected_zeros in [(False, [True, True, False, True]), (True, [False] * 4)]:
         with tf.GradientTape() as tape:
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)(labels, logits)
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)(
+                labels, logits
+            )
         gradient = tape.gradient(loss, logits).numpy()[0]
         assert (gradient == 0).tolist() == expected_zeros
 
@@ -63,7 +73,9 @@ def test_compiling_a_logits_head_with_the_string_loss_reports_the_wrong_value():
     comparison = losses.compare(keras.ops.convert_to_numpy(model(features)), labels)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     reported_wrong = model.evaluate(features, labels, batch_size=16, verbose=0)
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     reported_right = model.evaluate(features, labels, batch_size=16, verbose=0)
     assert reported_wrong == pytest.approx(comparison.without_from_logits, rel=1e-4)
     assert reported_right == pytest.approx(comparison.reference, rel=1e-4)
@@ -91,7 +103,10 @@ def test_training_with_the_wrong_loss_learns_worse(seed):
 @pytest.mark.parametrize(
     ("labels", "message"),
     [
-        ([0, 3], r"labels must be ints in \[0, num_classes\) with num_classes=3. Received: labels=\[0, 3\]"),
+        (
+            [0, 3],
+            r"labels must be ints in \[0, num_classes\) with num_classes=3. Received: labels=\[0, 3\]",
+        ),
         ([-1, 0], r"num_classes=3. Received: labels=\[-1, 0\]"),
         ([0.0, 1.0], r"num_classes=3. Received: labels=\[0.0, 1.0\]"),
         ([0, 1, 2], r"one label per row of logits \(2\). Received: labels=\[0, 1, 2\]"),
@@ -104,7 +119,9 @@ def test_bad_labels_raise_value_error_naming_labels_and_num_classes(labels, mess
 
 def test_without_the_check_tensorflow_raises_a_kernel_error_for_out_of_range_labels():
     with pytest.raises(tf.errors.InvalidArgumentError, match="outside the valid range"):
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([0, 3]), np.zeros((2, 3)))
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+            np.array([0, 3]), np.zeros((2, 3))
+        )
 
 
 @pytest.mark.parametrize("logits", [[0.0, 1.0], [[0.0], [1.0]], [[np.nan, 0.0], [0.0, 0.0]]])

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from helpers import gradient_descent, lr_explorer
+from helpers.lessons import gradient_descent, lr_explorer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -71,7 +71,10 @@ def test_plot_path_draws_the_2d_path_over_contours_on_the_given_axes():
     run = gradient_descent.run(
         0.15, gradient_descent.ILL_CONDITIONED_CURVATURES, gradient_descent.ILL_CONDITIONED_START
     )
-    assert lr_explorer.plot_path(run.path, gradient_descent.ILL_CONDITIONED_CURVATURES, ax=axes) is axes
+    assert (
+        lr_explorer.plot_path(run.path, gradient_descent.ILL_CONDITIONED_CURVATURES, ax=axes)
+        is axes
+    )
     path_line = axes.get_lines()[0]
     np.testing.assert_array_equal(path_line.get_xdata(), run.path[:, 0])
     np.testing.assert_array_equal(path_line.get_ydata(), run.path[:, 1])

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import lr_finder, lr_suggestions, models
+from helpers.finetune import lr_finder, lr_suggestions, models
+from helpers.lessons import pretrained
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -46,15 +47,22 @@ class RateSpy(keras.callbacks.Callback):
 
 def test_the_sweep_uses_the_exponential_schedule_exactly_and_at_most_100_steps():
     model, spy = small_model(0, optimizer="sgd"), RateSpy()
-    result = lr_finder.find_learning_rate(model, classification_data(0), 1e-5, 1e-1, num_steps=40, callbacks=[spy])
+    result = lr_finder.find_learning_rate(
+        model, classification_data(0), 1e-5, 1e-1, num_steps=40, callbacks=[spy]
+    )
     steps = np.arange(40)
     closed_form = 1e-5 * (1e-1 / 1e-5) ** (steps / 39)
     assert not result.stopped_early and len(result.losses) == len(result.learning_rates) == 40
     np.testing.assert_allclose(result.learning_rates, closed_form, rtol=1e-12)
-    assert np.array_equal(np.float32(spy.rates), np.float32(result.learning_rates))  # what each step really used
+    assert np.array_equal(
+        np.float32(spy.rates), np.float32(result.learning_rates)
+    )  # what each step really used
     with pytest.raises(ValueError, match="num_steps must be at most 100. Received: num_steps=101"):
         lr_finder.find_learning_rate(model, classification_data(0), num_steps=101)
-    assert lr_finder.find_learning_rate(model, classification_data(0), 1e-5, 1e-3).learning_rates.size <= 100
+    assert (
+        lr_finder.find_learning_rate(model, classification_data(0), 1e-5, 1e-3).learning_rates.size
+        <= 100
+    )
 
 
 def regression_model(seed):
@@ -70,17 +78,25 @@ def regression_model(seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_an_early_stop_means_the_smoothed_loss_passed_four_times_its_best(seed):
     model, inputs, targets = regression_model(seed)
-    result = lr_finder.find_learning_rate(model, tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(16))
+    result = lr_finder.find_learning_rate(
+        model, tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(16)
+    )
     assert result.stopped_early and len(result.losses) < 100
     assert result.smoothed_losses[-1] > 4 * np.min(result.smoothed_losses)
-    assert np.all(result.smoothed_losses[:-1] <= 4 * np.minimum.accumulate(result.smoothed_losses[:-1]))
-    np.testing.assert_allclose(result.smoothed_losses, lr_suggestions.smooth(result.losses), rtol=1e-12)
+    assert np.all(
+        result.smoothed_losses[:-1] <= 4 * np.minimum.accumulate(result.smoothed_losses[:-1])
+    )
+    np.testing.assert_allclose(
+        result.smoothed_losses, lr_suggestions.smooth(result.losses), rtol=1e-12
+    )
 
 
 def test_a_nan_or_inf_loss_stops_the_test_too():
     model, inputs, targets = regression_model(0)
     data = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(16)
-    result = lr_finder.find_learning_rate(model, data, 1e-3, 1e30, num_steps=100, divergence_factor=1e300)
+    result = lr_finder.find_learning_rate(
+        model, data, 1e-3, 1e30, num_steps=100, divergence_factor=1e300
+    )
     assert result.stopped_early and not np.isfinite(result.smoothed_losses[-1])
     assert np.isfinite(result.smoothed_losses[:-1]).all()  # it stopped at the first non-finite loss
 
@@ -93,7 +109,10 @@ def state(model):
 def test_weights_and_optimizer_state_come_back_bitwise_and_training_continues_as_if_untouched(seed):
     data = classification_data(seed)
     model, twin = small_model(seed), small_model(seed)
-    for each in (model, twin):  # a used optimizer: moments, step count and BatchNorm statistics are not fresh
+    for each in (
+        model,
+        twin,
+    ):  # a used optimizer: moments, step count and BatchNorm statistics are not fresh
         each.fit(*data, epochs=1, batch_size=32, verbose=0, shuffle=False)
     before = state(model)
     result = lr_finder.find_learning_rate(model, data, num_steps=30, seed=seed)
@@ -109,7 +128,9 @@ def test_a_fresh_optimizer_is_built_first_so_its_zero_state_is_what_comes_back()
     assert not model.optimizer.built
     lr_finder.find_learning_rate(model, classification_data(0), num_steps=10)
     assert model.optimizer.built and int(model.optimizer.iterations.numpy()) == 0
-    assert all(not np.any(variable.numpy()) for variable in model.optimizer.variables[2:])  # moments are zero
+    assert all(
+        not np.any(variable.numpy()) for variable in model.optimizer.variables[2:]
+    )  # moments are zero
 
 
 class RunningMean(keras.callbacks.Callback):
@@ -136,17 +157,23 @@ def test_own_batch_losses_differ_from_the_running_mean_keras_reports(seed):
     model.optimizer.build(model.trainable_variables)
     weights = state(model)
     result = lr_finder.find_learning_rate(model, data, 1e-4, 1e-1, num_steps=30)
-    assert all(np.array_equal(a, b) for a, b in zip(weights, state(model), strict=True))  # the same start again
+    assert all(
+        np.array_equal(a, b) for a, b in zip(weights, state(model), strict=True)
+    )  # the same start again
     running = RunningMean(result.learning_rates)
-    model.fit(data.repeat(), epochs=1, steps_per_epoch=30, callbacks=[running], verbose=0, shuffle=False)
+    model.fit(
+        data.repeat(), epochs=1, steps_per_epoch=30, callbacks=[running], verbose=0, shuffle=False
+    )
     # Keras's report is the mean of the batch losses so far; the range test records the batch losses themselves
-    np.testing.assert_allclose(running.reported, np.cumsum(result.losses) / np.arange(1, 31), rtol=1e-4)
+    np.testing.assert_allclose(
+        running.reported, np.cumsum(result.losses) / np.arange(1, 31), rtol=1e-4
+    )
     assert np.max(np.abs(np.array(running.reported) - result.losses)) > 0.1
 
 
 def test_the_finder_runs_on_the_frozen_phase_and_on_the_unfrozen_model():
     keras.utils.set_random_seed(0)
-    model, base_model = models.build_mobilenet_v2(3, image_size=32, weights=None)
+    model, base_model = pretrained.build_mobilenet_v2(3, image_size=32, weights=None)
     images = np.random.default_rng(0).uniform(-1, 1, size=(24, 32, 32, 3)).astype("float32")
     labels = np.arange(24) % 3
     for phase in ("frozen", "unfrozen"):
@@ -158,7 +185,9 @@ def test_the_finder_runs_on_the_frozen_phase_and_on_the_unfrozen_model():
         assert len(result.losses) == 8 and np.isfinite(result.losses).all(), phase
         assert all(np.array_equal(a, b) for a, b in zip(before, state(model), strict=True)), phase
         trainable = len(model.optimizer.variables)
-        assert (trainable > 20) == (phase == "unfrozen")  # the optimizer saw the base's weights only when unfrozen
+        assert (trainable > 20) == (
+            phase == "unfrozen"
+        )  # the optimizer saw the base's weights only when unfrozen
 
 
 @pytest.mark.parametrize(
@@ -168,8 +197,14 @@ def test_the_finder_runs_on_the_frozen_phase_and_on_the_unfrozen_model():
         ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
         ({"divergence_factor": 1.0}, "divergence_factor must be a number > 1.*1.0"),
         ({"beta": 1.5}, "beta must be a number in \\[0, 1\\). Received: beta=1.5"),
-        ({"data": (np.zeros((8, 5), "float32"), np.zeros(8, int))}, "inputs must have shape \\(n, \\*\\(6,\\)\\).*5"),
-        ({"data": (np.zeros((8, 6), "float32"), np.full(8, 3))}, "labels must be in \\[0, 3\\). Received: \\[3\\]"),
+        (
+            {"data": (np.zeros((8, 5), "float32"), np.zeros(8, int))},
+            "inputs must have shape \\(n, \\*\\(6,\\)\\).*5",
+        ),
+        (
+            {"data": (np.zeros((8, 6), "float32"), np.full(8, 3))},
+            "labels must be in \\[0, 3\\). Received: \\[3\\]",
+        ),
     ],
 )
 def test_bad_arguments_are_named(change, message):
@@ -182,7 +217,9 @@ def test_the_model_must_be_compiled_with_a_float_rate():
     uncompiled = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="model must be a compiled keras.Model"):
         lr_finder.find_learning_rate(uncompiled, classification_data(0))
-    scheduled = small_model(0, optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, 10)))
+    scheduled = small_model(
+        0, optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, 10))
+    )
     with pytest.raises(ValueError, match="follows a schedule.*CosineDecay"):
         lr_finder.find_learning_rate(scheduled, classification_data(0))
 
@@ -196,7 +233,9 @@ def test_batch_loss_recorder_matches_each_step_computed_by_hand(seed):
     twin.set_weights(model.get_weights())
     model.compile(optimizer=keras.optimizers.SGD(0.3), loss=LOSS)
     recorder = lr_finder.BatchLossRecorder()
-    model.fit(inputs, labels, batch_size=16, epochs=2, shuffle=False, callbacks=[recorder], verbose=0)
+    model.fit(
+        inputs, labels, batch_size=16, epochs=2, shuffle=False, callbacks=[recorder], verbose=0
+    )
     optimizer, by_hand = keras.optimizers.SGD(0.3), []
     for epoch_start in range(0, 128, 16):  # oracle: the same 8 steps with GradientTape
         batch = slice(epoch_start % 64, epoch_start % 64 + 16)

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from helpers import lr_suggestions
+from helpers.finetune import lr_suggestions
 
 matplotlib.use("Agg")
 
@@ -59,7 +59,12 @@ def reference_valley(losses):
     """fastai's rule from its definition: the longest decreasing subsequence ending at the first longest end."""
     lengths = []
     for later, loss in enumerate(losses):
-        lengths.append(1 + max([lengths[earlier] for earlier in range(later) if loss < losses[earlier]], default=0))
+        lengths.append(
+            1
+            + max(
+                [lengths[earlier] for earlier in range(later) if loss < losses[earlier]], default=0
+            )
+        )
     end = int(np.argmax(lengths))  # the first index reaching the longest run
     start = end - lengths[end]
     return start + int((end - start) / 3) + int((end - start) / 3 / 2)
@@ -98,7 +103,9 @@ def test_suggestions_read_the_curve_where_fastai_reads_it():
 def test_suggestions_stop_at_the_first_nan_and_need_enough_steps():
     rates = lr_suggestions.exponential_rates(1e-6, 10.0, 100)
     losses = curve(rates, minimum_rate=1e-1, explode_rate=1.0)
-    losses[60:] = np.nan  # the curve still falls at step 59: the suggestions may only use steps before 60
+    losses[60:] = (
+        np.nan
+    )  # the curve still falls at step 59: the suggestions may only use steps before 60
     suggestions = lr_suggestions.suggest(rates, losses)
     assert suggestions["minimum_tenth"] == rates[59] / 10
     with pytest.raises(ValueError, match="too few usable steps"):
@@ -112,8 +119,15 @@ def test_plot_marks_each_suggestion_on_a_log_axis():
     losses = curve(rates)
     suggestions = lr_suggestions.suggest(rates, losses)
     figure, ax = plt.subplots()
-    assert lr_suggestions.plot_range_test(rates, losses, lr_suggestions.smooth(losses), suggestions, ax=ax) is ax
+    assert (
+        lr_suggestions.plot_range_test(
+            rates, losses, lr_suggestions.smooth(losses), suggestions, ax=ax
+        )
+        is ax
+    )
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert ax.get_xscale() == "log" and len(ax.lines) == 2 + len(suggestions)
-    assert any(label.startswith("valley: ") for label in labels) and any("minimum_tenth" in label for label in labels)
+    assert any(label.startswith("valley: ") for label in labels) and any(
+        "minimum_tenth" in label for label in labels
+    )
     plt.close(figure)

@@ -1,20 +1,18 @@
-"""The MobileNetV2 builder, the weight sources, and BatchNorm-safe freezing (helpers/models.py)."""
-
-import socket
-import time
-import warnings
+"""The MobileNetV2 builder and BatchNorm-safe freezing (helpers/finetune/models.py)."""
 
 import keras
 import numpy as np
 import pytest
 
-from helpers import models, network
+from helpers.finetune import models
 
 IMAGE_SIZE = 32  # the smallest size MobileNetV2 accepts: keeps every test fast
 
 
 def batch_norm_layers(base_model):
-    return [layer for layer in base_model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    return [
+        layer for layer in base_model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
 
 
 def moving_statistics(base_model):
@@ -42,18 +40,8 @@ def fit_once(model, seed, run_eagerly, count=8):
     return images
 
 
-def save_random_base(path, seed, legacy=False):
-    keras.utils.set_random_seed(seed)
-    _, base_model = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights=None)
-    if legacy:  # the ImageNet files are legacy .h5 files
-        base_model.save(str(path))
-    else:
-        base_model.save_weights(str(path))
-    return weights_of(base_model)
-
-
 def test_the_model_is_base_pooling_dropout_and_a_logits_layer():
-    model, base_model = models.build_mobilenet_v2(5, image_size=IMAGE_SIZE, weights=None, dropout=0.3)
+    model, base_model = models.build_mobilenet_v2(5, image_size=IMAGE_SIZE, dropout=0.3)
     assert [type(layer).__name__ for layer in model.layers] == [
         "InputLayer",
         "Functional",
@@ -68,14 +56,16 @@ def test_the_model_is_base_pooling_dropout_and_a_logits_layer():
 
 
 def test_zero_dropout_leaves_the_dropout_layer_out():
-    model, _ = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights=None, dropout=0)
+    model, _ = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, dropout=0)
     assert not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers)
 
 
 @pytest.mark.parametrize(("alpha", "first_filters"), [(0.35, 16), (1.0, 32)])
 def test_alpha_sets_the_width_of_the_base(alpha, first_filters):
-    _, base_model = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, alpha=alpha, weights=None)
-    assert base_model.get_layer("Conv1").filters == first_filters  # 32 * alpha, rounded up to a multiple of 8
+    _, base_model = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, alpha=alpha)
+    assert (
+        base_model.get_layer("Conv1").filters == first_filters
+    )  # 32 * alpha, rounded up to a multiple of 8
 
 
 @pytest.mark.parametrize(
@@ -89,114 +79,30 @@ def test_alpha_sets_the_width_of_the_base(alpha, first_filters):
         ({"alpha": 0.4}, "Received: alpha=0.4"),
         ({"dropout": 1.0}, "dropout must be a number in [0, 1). Received: dropout=1.0"),
         ({"dropout": -0.1}, "Received: dropout=-0.1"),
-        ({"weights": "imagnet"}, "Received: weights='imagnet'"),
+        ({"weights": "bundled"}, "Received: weights='bundled'"),
         ({"weights": "base.keras"}, "Received: weights='base.keras'"),
-        ({"weights": "bundled", "alpha": 0.5}, "the bundled base has alpha=0.35"),
     ],
 )
 def test_bad_arguments_raise_value_errors_naming_them(arguments, message):
-    arguments = {"num_classes": 2, "image_size": IMAGE_SIZE, "weights": None, **arguments}
+    arguments = {"num_classes": 2, "image_size": IMAGE_SIZE, **arguments}
     with pytest.raises(ValueError) as error:
         models.build_mobilenet_v2(**arguments)
     assert message in str(error.value)
 
 
-def test_a_missing_weights_file_raises_file_not_found(tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="missing.weights.h5"):
-        models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights=tmp_path / "missing.weights.h5")
-    monkeypatch.setattr(models, "BUNDLED_BASE_PATH", tmp_path / "gone.weights.h5")
-    with pytest.raises(FileNotFoundError, match="gone.weights.h5"):
-        models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights="bundled")
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_a_weights_file_and_the_bundled_base_load_exactly(tmp_path, monkeypatch, seed):
-    path = tmp_path / "base.weights.h5"
-    saved = save_random_base(path, seed)
-    monkeypatch.setattr(models, "BUNDLED_BASE_PATH", path)
-    keras.utils.set_random_seed(seed + 100)  # a different random start, overwritten by the file
-    for weights in (path, "bundled"):
-        _, base_model = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights=weights)
-        assert all(np.array_equal(a, b) for a, b in zip(weights_of(base_model), saved, strict=True))
-    _, random_base = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights=None)
-    assert not all(np.array_equal(a, b) for a, b in zip(weights_of(random_base), saved, strict=True))
-
-
-def test_cached_imagenet_weights_load_without_any_network_check(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    cache_path = models.imagenet_weights_path(IMAGE_SIZE, 0.35)
-    assert cache_path == tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
-    cache_path.parent.mkdir()
-    saved = save_random_base(cache_path, seed=3, legacy=True)
-
-    def no_network_check(*arguments, **keywords):
-        raise AssertionError("a cached file needs no network check")
-
-    monkeypatch.setattr(network, "is_reachable", no_network_check)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no fallback warning either
-        _, base_model = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights="imagenet")
-    assert all(np.array_equal(a, b) for a, b in zip(weights_of(base_model), saved, strict=True))
-
-
-def fallback_setup(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
-    path = tmp_path / "bundled.weights.h5"
-    monkeypatch.setattr(models, "BUNDLED_BASE_PATH", path)
-    return save_random_base(path, seed=4)
-
-
-def test_a_failed_download_warns_and_falls_back_to_the_bundled_base(tmp_path, monkeypatch):
-    bundled = fallback_setup(tmp_path, monkeypatch)
-
-    def failing_download(fname, origin, **keywords):  # what keras.utils.get_file raises offline
-        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known")
-
-    monkeypatch.setattr(network, "is_reachable", lambda *arguments, **keywords: True)
-    monkeypatch.setattr(keras.utils, "get_file", failing_download)
-    with pytest.warns(UserWarning) as caught:
-        _, base_model = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights="imagenet")
-    message = str(caught[0].message)
-    assert "URL fetch failure" in message and "KERAS_HOME" in message and "bundled base instead" in message
-    assert str(models.imagenet_weights_path(IMAGE_SIZE, 0.35)) in message
-    assert all(np.array_equal(a, b) for a, b in zip(weights_of(base_model), bundled, strict=True))
-    with pytest.raises(ConnectionError, match="only exists for alpha=0.35"):
-        models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, alpha=0.5, weights="imagenet")
-
-
-def test_the_real_offline_path_fails_over_to_the_bundled_base_in_seconds(tmp_path, monkeypatch):
-    if network.is_reachable(models.IMAGENET_HOST):
-        pytest.skip("the ImageNet host is reachable here: this test checks the offline path")
-    bundled = fallback_setup(tmp_path, monkeypatch)
-    start = time.monotonic()
-    with pytest.warns(UserWarning, match="is not reachable") as caught:
-        _, base_model = models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights="imagenet")
-    assert time.monotonic() - start < 15  # measured about 2 s here (mostly building the model)
-    assert "KERAS_HOME" in str(caught[0].message) and "bundled base instead" in str(caught[0].message)
-    assert all(np.array_equal(a, b) for a, b in zip(weights_of(base_model), bundled, strict=True))
-
-
-def test_a_lookup_that_never_answers_cannot_hold_the_network_check(monkeypatch):
-    def hanging_connection(address, timeout=None):  # a DNS lookup that answers only after 5 s
-        time.sleep(5)
-        raise socket.gaierror(-3, "Temporary failure in name resolution")
-
-    monkeypatch.setattr(socket, "create_connection", hanging_connection)
-    start = time.monotonic()
-    assert network.is_reachable(models.IMAGENET_HOST, timeout=0.3) is False
-    assert time.monotonic() - start < 2
-
-
 def test_freeze_leaves_only_the_head_trainable():
-    model, base_model = models.build_mobilenet_v2(3, image_size=IMAGE_SIZE, weights=None)
+    model, base_model = models.build_mobilenet_v2(3, image_size=IMAGE_SIZE)
     models.freeze(base_model)
     assert base_model.trainable_weights == []
-    assert [variable.path for variable in model.trainable_weights] == ["logits/kernel", "logits/bias"]
+    assert [variable.path for variable in model.trainable_weights] == [
+        "logits/kernel",
+        "logits/bias",
+    ]
 
 
 @pytest.fixture(scope="module")
 def shared_base():
-    return models.build_mobilenet_v2(2, image_size=IMAGE_SIZE, weights=None)[1]
+    return models.build_mobilenet_v2(2, image_size=IMAGE_SIZE)[1]
 
 
 @pytest.mark.parametrize("top_layers", [None, 3, 10, 60])
@@ -209,7 +115,12 @@ def test_unfreeze_opens_the_top_layers_but_never_batch_normalization(shared_base
     for index, layer in enumerate(layers):
         is_batch_norm = isinstance(layer, keras.layers.BatchNormalization)
         assert layer.trainable == (index >= first_open and not is_batch_norm), layer.name
-    expected = [variable for layer in layers[first_open:] if layer.trainable for variable in layer.trainable_weights]
+    expected = [
+        variable
+        for layer in layers[first_open:]
+        if layer.trainable
+        for variable in layer.trainable_weights
+    ]
     assert len(base_model.trainable_weights) == len(expected) > 0
     assert all(not layer.trainable for layer in batch_norm_layers(base_model))
 
@@ -219,7 +130,8 @@ def test_unfreeze_rejects_top_layers_out_of_range(shared_base, top_layers):
     base_model = shared_base
     assert len(base_model.layers) == 154
     with pytest.raises(
-        ValueError, match=rf"top_layers must be None or an int from 1 to 154.*top_layers={top_layers!r}"
+        ValueError,
+        match=rf"top_layers must be None or an int from 1 to 154.*top_layers={top_layers!r}",
     ):
         models.unfreeze(base_model, top_layers=top_layers)
 
@@ -231,13 +143,15 @@ def test_unfreeze_rejects_top_layers_out_of_range(shared_base, top_layers):
 def test_a_trainable_base_called_with_training_false_still_moves_batch_norm_statistics(seed):
     # The Keras 3 fact behind unfreeze(): `base_model(x, training=False)` does not protect BatchNormalization.
     keras.utils.set_random_seed(seed)
-    model, base_model = models.build_mobilenet_v2(3, image_size=IMAGE_SIZE, weights=None, dropout=0)
+    model, base_model = models.build_mobilenet_v2(3, image_size=IMAGE_SIZE, dropout=0)
     models.freeze(base_model)
     base_model.trainable = True  # the usual unfreeze: every layer, BatchNormalization included
     before = moving_statistics(base_model)
     images = fit_once(model, seed, run_eagerly=True)
     after = moving_statistics(base_model)
-    assert all(not np.array_equal(old, new) for old, new in zip(before, after, strict=True))  # every one moved
+    assert all(
+        not np.array_equal(old, new) for old, new in zip(before, after, strict=True)
+    )  # every one moved
     # In training mode the base normalises with batch statistics, so the two modes disagree.
     training, inference = model(images, training=True), model(images, training=False)
     assert not np.allclose(training, inference)
@@ -246,16 +160,28 @@ def test_a_trainable_base_called_with_training_false_still_moves_batch_norm_stat
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_unfreeze_keeps_batch_norm_statistics_bitwise_while_the_base_learns(seed):
     keras.utils.set_random_seed(seed)
-    model, base_model = models.build_mobilenet_v2(3, image_size=IMAGE_SIZE, weights=None, dropout=0)
+    model, base_model = models.build_mobilenet_v2(3, image_size=IMAGE_SIZE, dropout=0)
     models.unfreeze(base_model)
-    statistics, kernel = moving_statistics(base_model), base_model.get_layer("Conv1").kernel.numpy().copy()
+    statistics, kernel = (
+        moving_statistics(base_model),
+        base_model.get_layer("Conv1").kernel.numpy().copy(),
+    )
     gammas = [layer.gamma.numpy().copy() for layer in batch_norm_layers(base_model)]
     images = fit_once(model, seed, run_eagerly=True)
-    assert all(np.array_equal(old, new) for old, new in zip(statistics, moving_statistics(base_model), strict=True))
+    assert all(
+        np.array_equal(old, new)
+        for old, new in zip(statistics, moving_statistics(base_model), strict=True)
+    )
     layers = batch_norm_layers(base_model)
-    assert all(np.array_equal(old, layer.gamma.numpy()) for old, layer in zip(gammas, layers, strict=True))
-    assert not np.array_equal(kernel, base_model.get_layer("Conv1").kernel.numpy())  # the base did train
-    np.testing.assert_array_equal(model(images, training=True), model(images, training=False))  # inference mode
+    assert all(
+        np.array_equal(old, layer.gamma.numpy()) for old, layer in zip(gammas, layers, strict=True)
+    )
+    assert not np.array_equal(
+        kernel, base_model.get_layer("Conv1").kernel.numpy()
+    )  # the base did train
+    np.testing.assert_array_equal(
+        model(images, training=True), model(images, training=False)
+    )  # inference mode
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -270,10 +196,18 @@ def test_the_same_holds_for_a_small_nested_base_in_graph_mode(seed):
     before = moving_statistics(base_model)
     models.unfreeze(base_model)
     fit_once(model, seed, run_eagerly=False)
-    assert all(np.array_equal(old, new) for old, new in zip(before, moving_statistics(base_model), strict=True))
+    assert all(
+        np.array_equal(old, new)
+        for old, new in zip(before, moving_statistics(base_model), strict=True)
+    )
     base_model.trainable = True
-    assert not base_model.layers[-1].trainable  # Keras 3 skips `trainable = True` on an already trainable model
+    assert not base_model.layers[
+        -1
+    ].trainable  # Keras 3 skips `trainable = True` on an already trainable model
     models.freeze(base_model)
     base_model.trainable = True  # the usual unfreeze: every layer, BatchNormalization included
     fit_once(model, seed, run_eagerly=False)
-    assert all(not np.array_equal(old, new) for old, new in zip(before, moving_statistics(base_model), strict=True))
+    assert all(
+        not np.array_equal(old, new)
+        for old, new in zip(before, moving_statistics(base_model), strict=True)
+    )

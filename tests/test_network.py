@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from helpers import network
+from helpers.lessons import network
 
 
 def test_is_reachable_sees_a_listening_socket_and_not_a_closed_port():

@@ -7,20 +7,24 @@ import nbformat
 import notebook_tool
 import pytest
 
-from helpers import setup_cell
+from helpers.lessons import setup_cell
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def make_notebook(*code_cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson"), *code_cells])
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Lesson"), *code_cells]
+    )
     notebook.metadata["kernelspec"] = dict(notebook_tool.KERNELSPEC)
     return notebook
 
 
 def make_setup_cell() -> nbformat.NotebookNode:
-    return nbformat.v4.new_code_cell(setup_cell.source(), metadata={"tags": notebook_tool.SETUP_TAGS})
+    return nbformat.v4.new_code_cell(
+        setup_cell.source(), metadata={"tags": notebook_tool.SETUP_TAGS}
+    )
 
 
 def printed(text: str, tags: list[str] | None = None) -> nbformat.NotebookNode:
@@ -59,7 +63,9 @@ def test_notebook_compares_some_printed_results(path):
 
 
 def test_a_clean_notebook_has_no_problems():
-    notebook = make_notebook(make_setup_cell(), printed("0.5", ["keep_output", "nbval-check-output"]))
+    notebook = make_notebook(
+        make_setup_cell(), printed("0.5", ["keep_output", "nbval-check-output"])
+    )
     notebook_tool.strip_outputs(notebook)
     assert notebook_tool.problems(notebook, "lesson") == []
 
@@ -72,7 +78,9 @@ def test_stray_outputs_are_reported():
 
 
 def test_kept_cells_carry_their_position_as_execution_count_and_others_none():
-    notebook = make_notebook(make_setup_cell(), printed("0.5", ["keep_output", "nbval-check-output"]), printed("x"))
+    notebook = make_notebook(
+        make_setup_cell(), printed("0.5", ["keep_output", "nbval-check-output"]), printed("x")
+    )
     notebook_tool.strip_outputs(notebook)
     assert [cell.execution_count for cell in notebook_tool.code_cells(notebook)] == [None, 2, None]
     assert notebook.cells[2].outputs and not notebook.cells[3].outputs
@@ -98,7 +106,9 @@ def test_missing_or_edited_setup_cell_is_reported():
 
 
 def test_sync_writes_the_setup_cell_and_strips_outputs():
-    notebook = make_notebook(printed("stray"), printed("kept", ["keep_output", "nbval-check-output"]))
+    notebook = make_notebook(
+        printed("stray"), printed("kept", ["keep_output", "nbval-check-output"])
+    )
     notebook_tool.sync(notebook)
     cells = notebook_tool.code_cells(notebook)
     assert cells[0].source == setup_cell.source()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import schedules
+from helpers.finetune import schedules
 
 matplotlib.use("Agg")
 
@@ -20,7 +20,9 @@ def warmup_cosine_reference(peak, total_steps, warmup_steps, initial, final_frac
     warmup = initial + (peak - initial) * step / max(warmup_steps, 1)
     decay_steps = total_steps - warmup_steps
     t = np.minimum(step - warmup_steps, decay_steps)
-    decay = peak * ((1 - final_fraction) * 0.5 * (1 + np.cos(np.pi * t / decay_steps)) + final_fraction)
+    decay = peak * (
+        (1 - final_fraction) * 0.5 * (1 + np.cos(np.pi * t / decay_steps)) + final_fraction
+    )
     return np.where(step < warmup_steps, warmup, decay)
 
 
@@ -52,7 +54,12 @@ def one_cycle_reference(max_lr, total_steps, pct_start, div_factor, final_div_fa
 
 @pytest.mark.parametrize(
     ("peak", "total_steps", "warmup_steps", "initial", "final_fraction"),
-    [(1e-3, 20, 5, 0.0, 0.0), (1e-4, 12, 0, 0.0, 0.1), (3e-2, 9, 8, 1e-3, 0.5), (1e-5, 1, 0, 0.0, 0.0)],
+    [
+        (1e-3, 20, 5, 0.0, 0.0),
+        (1e-4, 12, 0, 0.0, 0.1),
+        (3e-2, 9, 8, 1e-3, 0.5),
+        (1e-5, 1, 0, 0.0, 0.0),
+    ],
 )
 def test_warmup_cosine_is_keras_cosine_decay_with_the_closed_form(
     peak, total_steps, warmup_steps, initial, final_fraction
@@ -68,33 +75,57 @@ def test_warmup_cosine_is_keras_cosine_decay_with_the_closed_form(
         "warmup_steps": warmup_steps,
     }
     num_steps = total_steps + 4  # constant after total_steps
-    expected = warmup_cosine_reference(peak, total_steps, warmup_steps, initial, final_fraction, num_steps)
-    np.testing.assert_allclose(schedules.learning_rates(schedule, num_steps), expected, rtol=1e-5, atol=1e-12)
-    assert schedules.learning_rates(schedule, num_steps)[warmup_steps] == pytest.approx(peak, rel=1e-6)
+    expected = warmup_cosine_reference(
+        peak, total_steps, warmup_steps, initial, final_fraction, num_steps
+    )
+    np.testing.assert_allclose(
+        schedules.learning_rates(schedule, num_steps), expected, rtol=1e-5, atol=1e-12
+    )
+    assert schedules.learning_rates(schedule, num_steps)[warmup_steps] == pytest.approx(
+        peak, rel=1e-6
+    )
 
 
 def test_warmup_cosine_default_starts_at_zero_in_float():
-    rates = schedules.learning_rates(schedules.warmup_cosine(1e-3, total_steps=10, warmup_steps=4), 3)
-    np.testing.assert_allclose(rates, [0.0, 2.5e-4, 5e-4], rtol=1e-6)  # an int 0 would have made it int32 zeros
+    rates = schedules.learning_rates(
+        schedules.warmup_cosine(1e-3, total_steps=10, warmup_steps=4), 3
+    )
+    np.testing.assert_allclose(
+        rates, [0.0, 2.5e-4, 5e-4], rtol=1e-6
+    )  # an int 0 would have made it int32 zeros
 
 
 @pytest.mark.parametrize(
     ("max_learning_rate", "total_steps", "warmup_fraction", "div_factor", "final_div_factor"),
-    [(1e-2, 100, 0.3, 25.0, 1e4), (0.1, 37, 0.25, 10.0, 100.0), (3e-4, 10, 0.5, 4.0, 1e3), (1e-3, 7, 0.2, 25.0, 1e4)],
+    [
+        (1e-2, 100, 0.3, 25.0, 1e4),
+        (0.1, 37, 0.25, 10.0, 100.0),
+        (3e-4, 10, 0.5, 4.0, 1e3),
+        (1e-3, 7, 0.2, 25.0, 1e4),
+    ],
 )
 def test_one_cycle_matches_pytorch_one_cycle_lr(
     max_learning_rate, total_steps, warmup_fraction, div_factor, final_div_factor
 ):
-    schedule = schedules.OneCycle(max_learning_rate, total_steps, warmup_fraction, div_factor, final_div_factor)
-    expected = one_cycle_reference(max_learning_rate, total_steps, warmup_fraction, div_factor, final_div_factor)
+    schedule = schedules.OneCycle(
+        max_learning_rate, total_steps, warmup_fraction, div_factor, final_div_factor
+    )
+    expected = one_cycle_reference(
+        max_learning_rate, total_steps, warmup_fraction, div_factor, final_div_factor
+    )
     rates = schedules.learning_rates(schedule, total_steps + 5)
     np.testing.assert_allclose(rates[:total_steps], expected, rtol=1e-5)  # float32 against float64
-    initial, final = max_learning_rate / div_factor, max_learning_rate / div_factor / final_div_factor
+    initial, final = (
+        max_learning_rate / div_factor,
+        max_learning_rate / div_factor / final_div_factor,
+    )
     assert rates[0] == pytest.approx(initial, rel=1e-6)
     assert rates[total_steps - 1] == pytest.approx(final, rel=1e-6)
     assert np.all(rates[total_steps:] == rates[total_steps - 1])  # constant after the cycle
     peak_step = warmup_fraction * total_steps - 1
-    if float(peak_step).is_integer():  # the peak falls on a step: there the rate is exactly the maximum
+    if float(
+        peak_step
+    ).is_integer():  # the peak falls on a step: there the rate is exactly the maximum
         assert rates[int(peak_step)] == np.float32(max_learning_rate)
     assert rates.max() <= np.float32(max_learning_rate)
     assert np.argmax(rates) in (math.floor(peak_step), math.ceil(peak_step))
@@ -110,11 +141,17 @@ def test_one_cycle_works_on_tensors_ints_and_in_float32():
 def test_one_cycle_inside_fit_uses_the_logged_rate_at_every_step():
     total_steps = 12  # 2 epochs of 6 batches of 1
     schedule = schedules.OneCycle(0.2, total_steps, warmup_fraction=0.4)
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
+    )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse")
     logger = schedules.LearningRateLogger()
-    history = model.fit(np.ones((6, 1)), np.ones(6), batch_size=1, epochs=2, callbacks=[logger], verbose=0)
-    np.testing.assert_allclose(logger.learning_rates, schedules.learning_rates(schedule, total_steps), rtol=1e-6)
+    history = model.fit(
+        np.ones((6, 1)), np.ones(6), batch_size=1, epochs=2, callbacks=[logger], verbose=0
+    )
+    np.testing.assert_allclose(
+        logger.learning_rates, schedules.learning_rates(schedule, total_steps), rtol=1e-6
+    )
     assert history.history["learning_rate"] == [logger.learning_rates[5], logger.learning_rates[11]]
     weight = 0.0  # loss (w - 1)^2, gradient 2 (w - 1): plain SGD with the logged rates gives the trained weight
     for rate in logger.learning_rates:
@@ -123,10 +160,16 @@ def test_one_cycle_inside_fit_uses_the_logged_rate_at_every_step():
 
 
 def test_one_cycle_serialization_round_trip():
-    schedule = schedules.OneCycle(3e-3, 50, warmup_fraction=0.2, div_factor=10.0, final_div_factor=100.0, name="ramp")
-    restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    schedule = schedules.OneCycle(
+        3e-3, 50, warmup_fraction=0.2, div_factor=10.0, final_div_factor=100.0, name="ramp"
+    )
+    restored = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(schedule)
+    )
     assert type(restored) is schedules.OneCycle and restored.get_config() == schedule.get_config()
-    optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(keras.optimizers.Adam(learning_rate=schedule)))
+    optimizer = keras.optimizers.deserialize(
+        keras.optimizers.serialize(keras.optimizers.Adam(learning_rate=schedule))
+    )
     for step in (0, 9, 30, 60):  # the restored optimizer follows the same schedule
         optimizer.iterations.assign(step)
         assert float(optimizer.learning_rate) == float(schedule(step))
@@ -134,7 +177,10 @@ def test_one_cycle_serialization_round_trip():
 
 
 def test_plot_schedule_draws_one_line_per_schedule():
-    mapping = {"warmup": schedules.warmup_cosine(1e-3, 20, 4), "one-cycle": schedules.OneCycle(1e-3, 20)}
+    mapping = {
+        "warmup": schedules.warmup_cosine(1e-3, 20, 4),
+        "one-cycle": schedules.OneCycle(1e-3, 20),
+    }
     figure, ax = plt.subplots()
     assert schedules.plot_schedule(mapping, 20, ax=ax) is ax
     assert [line.get_label() for line in ax.lines] == ["warmup", "one-cycle"]
@@ -153,15 +199,23 @@ def test_logger_and_continuing_tensorboard_count_steps_on_across_fits(tmp_path, 
     tensorboard = schedules.ContinuingTensorBoard(tmp_path, update_freq="batch", write_graph=False)
     data = (np.ones((4, 1)), np.ones(4))
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="mse")
-    model.fit(*data, batch_size=2, epochs=2, callbacks=[logger, tensorboard], verbose=0)  # steps 1-4
+    model.fit(
+        *data, batch_size=2, epochs=2, callbacks=[logger, tensorboard], verbose=0
+    )  # steps 1-4
     schedule = schedules.warmup_cosine(0.1, total_steps=4, warmup_steps=2)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse")  # a fresh optimizer
-    model.fit(*data, batch_size=2, epochs=1, callbacks=[logger, tensorboard], verbose=0)  # steps 5-6
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse"
+    )  # a fresh optimizer
+    model.fit(
+        *data, batch_size=2, epochs=1, callbacks=[logger, tensorboard], verbose=0
+    )  # steps 5-6
     expected = [0.05] * 4 + list(schedules.learning_rates(schedule, 2))
     np.testing.assert_allclose(logger.learning_rates, expected, rtol=1e-6)
     scalars = read_scalars(tmp_path / "train")
     assert sorted(scalars["learning_rate"]) == sorted(scalars["batch_loss"]) == [1, 2, 3, 4, 5, 6]
-    np.testing.assert_allclose([scalars["learning_rate"][step] for step in range(1, 7)], expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        [scalars["learning_rate"][step] for step in range(1, 7)], expected, rtol=1e-6
+    )
 
 
 def test_keras_tensorboard_alone_restarts_its_steps(tmp_path, read_scalars):
@@ -177,22 +231,55 @@ def test_keras_tensorboard_alone_restarts_its_steps(tmp_path, read_scalars):
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: schedules.warmup_cosine(0.0, 10, 2), "peak_learning_rate must be a positive, finite number"),
+        (
+            lambda: schedules.warmup_cosine(0.0, 10, 2),
+            "peak_learning_rate must be a positive, finite number",
+        ),
         (lambda: schedules.warmup_cosine(float("inf"), 10, 2), "Received: peak_learning_rate=inf"),
-        (lambda: schedules.warmup_cosine(1e-3, 0, 0), "total_steps must be an int >= 1. Received: total_steps=0"),
+        (
+            lambda: schedules.warmup_cosine(1e-3, 0, 0),
+            "total_steps must be an int >= 1. Received: total_steps=0",
+        ),
         (lambda: schedules.warmup_cosine(1e-3, 10.0, 2), "Received: total_steps=10.0"),
-        (lambda: schedules.warmup_cosine(1e-3, 10, 10), "warmup_steps must be an int in [0, total_steps=10)"),
+        (
+            lambda: schedules.warmup_cosine(1e-3, 10, 10),
+            "warmup_steps must be an int in [0, total_steps=10)",
+        ),
         (lambda: schedules.warmup_cosine(1e-3, 10, -1), "Received: warmup_steps=-1"),
-        (lambda: schedules.warmup_cosine(1e-3, 10, 2, initial_learning_rate=1e-2), "initial_learning_rate=0.01"),
-        (lambda: schedules.warmup_cosine(1e-3, 10, 2, final_fraction=1.5), "final_fraction must be a number in"),
-        (lambda: schedules.OneCycle(-1.0, 10), "max_learning_rate must be a positive, finite number"),
-        (lambda: schedules.OneCycle(1e-3, 10, warmup_fraction=1.0), "warmup_fraction must be a number in (0, 1)"),
-        (lambda: schedules.OneCycle(1e-3, 3, warmup_fraction=0.3), "warmup_fraction * total_steps must be > 1"),
+        (
+            lambda: schedules.warmup_cosine(1e-3, 10, 2, initial_learning_rate=1e-2),
+            "initial_learning_rate=0.01",
+        ),
+        (
+            lambda: schedules.warmup_cosine(1e-3, 10, 2, final_fraction=1.5),
+            "final_fraction must be a number in",
+        ),
+        (
+            lambda: schedules.OneCycle(-1.0, 10),
+            "max_learning_rate must be a positive, finite number",
+        ),
+        (
+            lambda: schedules.OneCycle(1e-3, 10, warmup_fraction=1.0),
+            "warmup_fraction must be a number in (0, 1)",
+        ),
+        (
+            lambda: schedules.OneCycle(1e-3, 3, warmup_fraction=0.3),
+            "warmup_fraction * total_steps must be > 1",
+        ),
         (lambda: schedules.OneCycle(1e-3, 10, div_factor=0), "Received: div_factor=0"),
-        (lambda: schedules.OneCycle(1e-3, 10, final_div_factor=float("nan")), "Received: final_div_factor=nan"),
+        (
+            lambda: schedules.OneCycle(1e-3, 10, final_div_factor=float("nan")),
+            "Received: final_div_factor=nan",
+        ),
         (lambda: schedules.OneCycle(1e-3, True), "Received: total_steps=True"),
-        (lambda: schedules.learning_rates(1e-3, 5), "schedule must be a Keras LearningRateSchedule"),
-        (lambda: schedules.learning_rates(schedules.OneCycle(1e-3, 10), 0), "Received: num_steps=0"),
+        (
+            lambda: schedules.learning_rates(1e-3, 5),
+            "schedule must be a Keras LearningRateSchedule",
+        ),
+        (
+            lambda: schedules.learning_rates(schedules.OneCycle(1e-3, 10), 0),
+            "Received: num_steps=0",
+        ),
         (lambda: schedules.LearningRateLogger(log_dir=3), "log_dir must be a str, a path or None"),
     ],
 )

@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from helpers import shapes_data
+from helpers.lessons import shapes_data
 
 
 def _fingerprints(images):
@@ -52,7 +52,9 @@ def test_no_image_repeats_across_splits_or_tasks(seed):
 def test_images_vary_in_colour_and_the_shape_stands_out():
     images, _ = shapes_data.make_images("source", "test", count=60, image_size=48, seed=0)
     mean_colours = images.reshape(60, -1, 3).mean(axis=1)
-    assert mean_colours.std(axis=0).min() > 15  # backgrounds differ from image to image in every channel
+    assert (
+        mean_colours.std(axis=0).min() > 15
+    )  # backgrounds differ from image to image in every channel
     edges = np.abs(np.diff(images.astype(int), axis=2)).max(axis=(1, 2, 3))
     assert edges.min() > 40  # every image has at least one sharp edge
 
@@ -73,7 +75,9 @@ def test_pixel_baselines_stay_far_below_the_cnn(seed):
     # Linear least squares on one-hot targets, solved in the dual (1200 x 1200) with a ridge term.
     mean = train_x.mean(axis=0)
     centred, targets = train_x - mean, np.eye(6)[train_y]
-    dual = np.linalg.solve(centred @ centred.T + 10.0 * np.eye(len(centred)), targets - targets.mean(axis=0))
+    dual = np.linalg.solve(
+        centred @ centred.T + 10.0 * np.eye(len(centred)), targets - targets.mean(axis=0)
+    )
     scores = (test_x - mean) @ (centred.T @ dual)
     linear_accuracy = np.mean(scores.argmax(axis=1) == test_y)
     assert centroid_accuracy < 0.35 and linear_accuracy < 0.35, (centroid_accuracy, linear_accuracy)
@@ -91,7 +95,14 @@ def test_pixel_baselines_stay_far_below_the_cnn(seed):
     ],
 )
 def test_bad_arguments_raise_value_errors_naming_the_value(arguments, message):
-    call = {"task": "source", "split": "train", "count": 4, "image_size": 32, "seed": 0, **arguments}
+    call = {
+        "task": "source",
+        "split": "train",
+        "count": 4,
+        "image_size": 32,
+        "seed": 0,
+        **arguments,
+    }
     with pytest.raises(ValueError, match=message):
         shapes_data.make_images(**call)
 
@@ -103,7 +114,9 @@ def test_plot_examples_titles_each_image_and_uses_the_given_axes():
     _, ax = plt.subplots()
     returned = shapes_data.plot_examples(images, labels, shapes_data.TARGET_CLASSES, ax=ax)
     assert returned is ax
-    assert [text.get_text() for text in ax.texts] == [shapes_data.TARGET_CLASSES[label] for label in labels]
+    assert [text.get_text() for text in ax.texts] == [
+        shapes_data.TARGET_CLASSES[label] for label in labels
+    ]
     with pytest.raises(ValueError, match="labels.shape"):
         shapes_data.plot_examples(images, labels[:3], shapes_data.TARGET_CLASSES)
     plt.close("all")

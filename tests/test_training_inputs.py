@@ -5,14 +5,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import training_inputs
+from helpers.finetune import training_inputs
 
 NUM_CLASSES = 3
 
 
 @pytest.fixture(scope="module")
 def model():
-    return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(NUM_CLASSES)])
+    return keras.Sequential(
+        [keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(NUM_CLASSES)]
+    )
 
 
 def make_data(seed, count=10):
@@ -32,22 +34,32 @@ def test_batches_keep_order_without_seed():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_batches_reshuffle_every_epoch_in_the_same_order_for_the_same_seed(seed):
     first = training_inputs.batches(tf.data.Dataset.range(20), batch_size=4, seed=seed)
-    second = training_inputs.batches(tf.data.Dataset.range(20), batch_size=4, seed=seed)  # e.g. cached features
+    second = training_inputs.batches(
+        tf.data.Dataset.range(20), batch_size=4, seed=seed
+    )  # e.g. cached features
     epochs = [[value for batch in first for value in batch.numpy().tolist()] for _ in range(2)]
     assert epochs[0] != epochs[1] and sorted(epochs[0]) == sorted(epochs[1]) == list(range(20))
-    assert [[value for batch in second for value in batch.numpy().tolist()] for _ in range(2)] == epochs
+    assert [
+        [value for batch in second for value in batch.numpy().tolist()] for _ in range(2)
+    ] == epochs
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_prepare_arrays_gives_float32_int32_batches_shuffled_and_in_order(model, seed):
     images, labels = make_data(seed)
-    shuffled, ordered = training_inputs.prepare((images, labels), "train_data", model, batch_size=4, seed=seed)
+    shuffled, ordered = training_inputs.prepare(
+        (images, labels), "train_data", model, batch_size=4, seed=seed
+    )
     batch_images, batch_labels = next(iter(ordered))
     assert batch_images.dtype == tf.float32 and batch_labels.dtype == tf.int32
-    np.testing.assert_allclose(np.concatenate([np.asarray(x) for x, _ in ordered]), images.astype("float32"))
+    np.testing.assert_allclose(
+        np.concatenate([np.asarray(x) for x, _ in ordered]), images.astype("float32")
+    )
     assert epoch_order(ordered) == labels.tolist()
     shuffled_images = np.concatenate([np.asarray(x) for x, _ in shuffled])
-    assert sorted(map(tuple, shuffled_images[:, 0, 0])) == sorted(map(tuple, images.astype("float32")[:, 0, 0]))
+    assert sorted(map(tuple, shuffled_images[:, 0, 0])) == sorted(
+        map(tuple, images.astype("float32")[:, 0, 0])
+    )
     assert not np.array_equal(shuffled_images, images.astype("float32"))  # really shuffled
 
 
@@ -61,17 +73,34 @@ def test_prepare_passes_datasets_and_none_through(model):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ([1, 2, 3], "train_data must be a tf.data.Dataset or a tuple (images, labels). Received: <class 'list'>"),
-        ((np.zeros((2, 5, 4, 3)), np.zeros(2, int)), "train_data images must have shape (n, *(4, 4, 3))"),
+        (
+            [1, 2, 3],
+            "train_data must be a tf.data.Dataset or a tuple (images, labels). Received: <class 'list'>",
+        ),
+        (
+            (np.zeros((2, 5, 4, 3)), np.zeros(2, int)),
+            "train_data images must have shape (n, *(4, 4, 3))",
+        ),
         ((np.zeros((2, 4, 4, 3), np.uint8), np.zeros(2, int)), "must be preprocessed to [-1, 1]"),
         ((np.full((2, 4, 4, 3), 255.0), np.zeros(2, int)), "must be preprocessed to [-1, 1]"),
-        ((np.zeros((2, 4, 4, 3)), np.zeros(3, int)), "labels must be ints, one per image. Received: labels of shape"),
-        ((np.zeros((2, 4, 4, 3)), np.array([0.0, 1.0])), "train_data labels must be ints"),
-        ((np.zeros((2, 4, 4, 3)), np.array([0, 3])), "train_data labels must be in [0, 3). Received: [0, 3]"),
-        ((np.zeros((2, 4, 4, 3)), np.array([-1, 0])), "Received: [-1, 0]"),
-        (tf.data.Dataset.range(3), "train_data must yield batches of (images (None, 4, 4, 3), labels)"),
         (
-            tf.data.Dataset.from_tensor_slices((np.zeros((2, 5, 5, 3), "float32"), [0, 1])).batch(2),
+            (np.zeros((2, 4, 4, 3)), np.zeros(3, int)),
+            "labels must be ints, one per image. Received: labels of shape",
+        ),
+        ((np.zeros((2, 4, 4, 3)), np.array([0.0, 1.0])), "train_data labels must be ints"),
+        (
+            (np.zeros((2, 4, 4, 3)), np.array([0, 3])),
+            "train_data labels must be in [0, 3). Received: [0, 3]",
+        ),
+        ((np.zeros((2, 4, 4, 3)), np.array([-1, 0])), "Received: [-1, 0]"),
+        (
+            tf.data.Dataset.range(3),
+            "train_data must yield batches of (images (None, 4, 4, 3), labels)",
+        ),
+        (
+            tf.data.Dataset.from_tensor_slices((np.zeros((2, 5, 5, 3), "float32"), [0, 1])).batch(
+                2
+            ),
             "train_data must yield batches of (images (None, 4, 4, 3), labels)",
         ),
     ],

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import models, schedules, two_phase
+from helpers.finetune import models, schedules, two_phase
+from helpers.lessons import pretrained
 
 matplotlib.use("Agg")
 
@@ -28,8 +29,12 @@ def make_model(seed, dropout=0.2):
     One training-mode pass with momentum 0 sets each layer's moving statistics to the batch's.
     """
     keras.utils.set_random_seed(seed)
-    model, base_model = models.build_mobilenet_v2(NUM_CLASSES, image_size=IMAGE_SIZE, weights=None, dropout=dropout)
-    layers = [layer for layer in base_model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    model, base_model = pretrained.build_mobilenet_v2(
+        NUM_CLASSES, image_size=IMAGE_SIZE, weights=None, dropout=dropout
+    )
+    layers = [
+        layer for layer in base_model.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     for layer in layers:
         layer.momentum = 0.0
     base_model(make_data(seed + 10, count=16)[0], training=True)
@@ -48,7 +53,9 @@ def head_state(model):
 
 
 def same(first, second):
-    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    return len(first) == len(second) and all(
+        np.array_equal(a, b) for a, b in zip(first, second, strict=True)
+    )
 
 
 class Recorder(keras.callbacks.Callback):
@@ -61,7 +68,11 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.phases.append(
-            {"model": self.model, "optimizer": self.model.optimizer, "head_at_begin": head_state(self.model)}
+            {
+                "model": self.model,
+                "optimizer": self.model.optimizer,
+                "head_at_begin": head_state(self.model),
+            }
         )
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -72,13 +83,17 @@ class Recorder(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        self.phases[-1].update(head_at_end=head_state(self.model), base_at_end=base_state(self.base_model))
+        self.phases[-1].update(
+            head_at_end=head_state(self.model), base_at_end=base_state(self.base_model)
+        )
 
 
 def test_the_two_phases_freeze_carry_over_and_count_on(capsys):
     model, base_model = make_model(seed=0)
     images, labels = make_data(0)
-    train = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(12, seed=1).batch(4)  # reshuffles
+    train = (
+        tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(12, seed=1).batch(4)
+    )  # reshuffles
     base_before, head_before = base_state(base_model), head_state(model)
     recorder = Recorder(base_model, stop_after_first_epoch=True)
     history = two_phase.fine_tune(
@@ -96,29 +111,48 @@ def test_the_two_phases_freeze_carry_over_and_count_on(capsys):
     phase_one, phase_two = recorder.phases
     assert capsys.readouterr().out.strip() == two_phase.CACHED_NOTE
     batch_norm_layers = {
-        layer.name for layer in base_model.layers if isinstance(layer, keras.layers.BatchNormalization)
+        layer.name
+        for layer in base_model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
     }
     # Phase 1: the head alone trains, on cached features; the base and its BatchNorm statistics stay bitwise.
-    assert phase_one["model"] is not model and phase_one["model"].get_layer("logits") is model.get_layer("logits")
+    assert phase_one["model"] is not model and phase_one["model"].get_layer(
+        "logits"
+    ) is model.get_layer("logits")
     assert same(phase_one["base_at_end"], base_before)
     assert not same(phase_one["head_at_end"], head_before)
     # Phase 2 starts from exactly the head phase 1 trained, with a fresh optimizer at the small rate.
-    assert phase_two["model"] is model and same(phase_two["head_at_begin"], phase_one["head_at_end"])
+    assert phase_two["model"] is model and same(
+        phase_two["head_at_begin"], phase_one["head_at_end"]
+    )
     assert phase_two["optimizer"] is not phase_one["optimizer"]
     for phase, learning_rate in ((phase_one, 1e-3), (phase_two, 1e-5)):
-        assert type(phase["optimizer"]).__name__ == "SGD" and phase["optimizer"].get_config()["momentum"] == 0.9
+        assert (
+            type(phase["optimizer"]).__name__ == "SGD"
+            and phase["optimizer"].get_config()["momentum"] == 0.9
+        )
         assert float(phase["optimizer"].learning_rate) == pytest.approx(learning_rate)
     # Phase 2 (graph-mode fit) trains the base but leaves every BatchNorm variable bitwise (models.unfreeze).
     batch_norm_ids = {
-        id(variable) for layer in base_model.layers if layer.name in batch_norm_layers for variable in layer.weights
+        id(variable)
+        for layer in base_model.layers
+        if layer.name in batch_norm_layers
+        for variable in layer.weights
     }
     checked = 0
-    for variable, old, new in zip(base_model.weights, base_before, phase_two["base_at_end"], strict=True):
+    for variable, old, new in zip(
+        base_model.weights, base_before, phase_two["base_at_end"], strict=True
+    ):
         if id(variable) in batch_norm_ids:
             assert np.array_equal(old, new), variable.path
             checked += 1
-    assert checked == 4 * len(batch_norm_layers)  # gamma, beta, moving mean and variance of every layer
-    moved = [not np.array_equal(old, new) for old, new in zip(base_before, phase_two["base_at_end"], strict=True)]
+    assert checked == 4 * len(
+        batch_norm_layers
+    )  # gamma, beta, moving mean and variance of every layer
+    moved = [
+        not np.array_equal(old, new)
+        for old, new in zip(base_before, phase_two["base_at_end"], strict=True)
+    ]
     assert base_model.weights[0].path.endswith("Conv1/kernel") and moved[0]
     # One continuous record: the callback stopped phase 1 after one epoch, and phase 2 counts on from there.
     assert recorder.epochs == [0, 1, 2]
@@ -138,10 +172,16 @@ def test_top_layers_reach_unfreeze_after_phase_one(monkeypatch):
 
     monkeypatch.setattr(two_phase.models, "unfreeze", unfreeze_then_stop)
     with pytest.raises(InterruptedError):
-        two_phase.fine_tune(model, base_model, make_data(3), head_epochs=1, top_layers=10, verbose=0)
+        two_phase.fine_tune(
+            model, base_model, make_data(3), head_epochs=1, top_layers=10, verbose=0
+        )
     assert calls == [(base_model, 10, False)]  # frozen until phase 2
     open_layers = {layer.name for layer in base_model.layers if layer.trainable and layer.weights}
-    assert open_layers == {"block_16_depthwise", "block_16_project", "Conv_1"}  # MobileNetV2's last 10 layers
+    assert open_layers == {
+        "block_16_depthwise",
+        "block_16_project",
+        "Conv_1",
+    }  # MobileNetV2's last 10 layers
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -162,28 +202,41 @@ def test_phase_one_keeps_the_base_bitwise_and_cached_equals_uncached(seed, capsy
             seed=seed,
             verbose=0,
         )
-        assert same(base_state(base_model), base_before)  # weights and BatchNorm statistics, bitwise
+        assert same(
+            base_state(base_model), base_before
+        )  # weights and BatchNorm statistics, bitwise
         assert not same(head_state(model), head_before)  # the head did train
         if augmentation is not None:  # the full model was compiled for phase 1
-            assert type(model.optimizer).__name__ == "Adam" and float(model.optimizer.learning_rate) == pytest.approx(
-                1e-3
-            )
+            assert type(model.optimizer).__name__ == "Adam" and float(
+                model.optimizer.learning_rate
+            ) == pytest.approx(1e-3)
         results.append((history, head_state(model)))
-    assert capsys.readouterr().out.split("\n")[:2] == [two_phase.CACHED_NOTE, two_phase.UNCACHED_NOTE]
+    assert capsys.readouterr().out.split("\n")[:2] == [
+        two_phase.CACHED_NOTE,
+        two_phase.UNCACHED_NOTE,
+    ]
     (cached, cached_head), (uncached, uncached_head) = results
     assert cached.note == two_phase.CACHED_NOTE and uncached.note == two_phase.UNCACHED_NOTE
     for key in ("loss", "val_loss", "accuracy"):
-        np.testing.assert_allclose(getattr(cached, key), getattr(uncached, key), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            getattr(cached, key), getattr(uncached, key), rtol=1e-4, atol=1e-5
+        )
     for cached_weights, uncached_weights in zip(cached_head, uncached_head, strict=True):
         np.testing.assert_allclose(cached_weights, uncached_weights, rtol=1e-4, atol=1e-6)
 
 
 def test_compute_features_keeps_labels_aligned_when_the_dataset_reshuffles():
-    images = np.repeat(np.arange(10, dtype="float32"), 4 * 4 * 3).reshape(10, 4, 4, 3)  # image i is filled with i
-    dataset = tf.data.Dataset.from_tensor_slices((images, np.arange(10))).shuffle(10, seed=0).batch(3)
+    images = np.repeat(np.arange(10, dtype="float32"), 4 * 4 * 3).reshape(
+        10, 4, 4, 3
+    )  # image i is filled with i
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((images, np.arange(10))).shuffle(10, seed=0).batch(3)
+    )
     pooling = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.GlobalAveragePooling2D()])
     features, labels = two_phase.compute_features(pooling, dataset)
-    assert sorted(labels.tolist()) == list(range(10)) and labels.tolist() != list(range(10))  # really shuffled
+    assert sorted(labels.tolist()) == list(range(10)) and labels.tolist() != list(
+        range(10)
+    )  # really shuffled
     np.testing.assert_array_equal(features[:, 0], labels)
 
 
@@ -206,11 +259,18 @@ def pair():
         ({"fine_tune_learning_rate": -1e-5}, "Received: fine_tune_learning_rate=-1e-05"),
         ({"head_learning_rate": "1e-3"}, "Received: head_learning_rate='1e-3'"),
         (
-            {"head_learning_rate": keras.optimizers.schedules.PolynomialDecay(0, 10, end_learning_rate=1e-3)},
+            {
+                "head_learning_rate": keras.optimizers.schedules.PolynomialDecay(
+                    0, 10, end_learning_rate=1e-3
+                )
+            },
             "head_learning_rate: A schedule's initial_learning_rate must be float",
         ),
         (
-            {"fine_tune_learning_rate": schedules.warmup_cosine(1e-5, 10, 2), "callbacks": [PLATEAU]},
+            {
+                "fine_tune_learning_rate": schedules.warmup_cosine(1e-5, 10, 2),
+                "callbacks": [PLATEAU],
+            },
             "ReduceLROnPlateau needs a float rate, not a schedule. Received: fine_tune_learning_rate=<",
         ),
         (
@@ -218,14 +278,29 @@ def pair():
             "ReduceLROnPlateau needs a float rate, not a schedule. Received: head_learning_rate=<",
         ),
         ({"tensorboard_log_dir": 3}, "tensorboard_log_dir must be a str, a path or None"),
-        ({"optimizer": "adamw"}, "optimizer must be one of ('adam', 'sgd', 'rmsprop'). Received: optimizer='adamw'"),
+        (
+            {"optimizer": "adamw"},
+            "optimizer must be one of ('adam', 'sgd', 'rmsprop'). Received: optimizer='adamw'",
+        ),
         ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
         ({"top_layers": 0}, "Received: top_layers=0"),
         ({"augmentation": "flip"}, "augmentation must be a Keras layer or None"),
-        ({"train_data": [1, 2, 3]}, "train_data must be a tf.data.Dataset or a tuple (images, labels)"),
-        ({"train_data": (np.zeros((2, 48, 48, 3)), np.zeros(2, int))}, "train_data images must have shape"),
-        ({"train_data": (np.zeros((2, 32, 32, 3), np.uint8), np.zeros(2, int))}, "preprocessed to [-1, 1]"),
-        ({"train_data": (np.zeros((2, 32, 32, 3)), np.zeros(3, int))}, "train_data labels must be ints, one per"),
+        (
+            {"train_data": [1, 2, 3]},
+            "train_data must be a tf.data.Dataset or a tuple (images, labels)",
+        ),
+        (
+            {"train_data": (np.zeros((2, 48, 48, 3)), np.zeros(2, int))},
+            "train_data images must have shape",
+        ),
+        (
+            {"train_data": (np.zeros((2, 32, 32, 3), np.uint8), np.zeros(2, int))},
+            "preprocessed to [-1, 1]",
+        ),
+        (
+            {"train_data": (np.zeros((2, 32, 32, 3)), np.zeros(3, int))},
+            "train_data labels must be ints, one per",
+        ),
         ({"train_data": (np.zeros((2, 32, 32, 3)), np.array([0.0, 1.0]))}, "labels must be ints"),
         (
             {"validation_data": (np.zeros((2, 32, 32, 3)), np.array([0, 3]))},
@@ -236,7 +311,11 @@ def pair():
             "validation_data must yield batches of (images (None, 32, 32, 3), labels)",
         ),
         (
-            {"train_data": tf.data.Dataset.from_tensor_slices((np.zeros((2, 48, 48, 3), "float32"), [0, 1])).batch(2)},
+            {
+                "train_data": tf.data.Dataset.from_tensor_slices(
+                    (np.zeros((2, 48, 48, 3), "float32"), [0, 1])
+                ).batch(2)
+            },
             "train_data must yield batches of (images (None, 32, 32, 3), labels)",
         ),
         (
@@ -248,7 +327,12 @@ def pair():
 def test_bad_arguments_raise_before_any_training(pair, arguments, message):
     model, base_model = pair
     before = [variable.numpy().copy() for variable in model.weights]
-    arguments = {"model": model, "base_model": base_model, "train_data": make_data(0, count=2), **arguments}
+    arguments = {
+        "model": model,
+        "base_model": base_model,
+        "train_data": make_data(0, count=2),
+        **arguments,
+    }
     with pytest.raises(ValueError) as error:
         two_phase.fine_tune(**arguments, verbose=0)
     assert message in str(error.value)
@@ -257,14 +341,27 @@ def test_bad_arguments_raise_before_any_training(pair, arguments, message):
 
 def test_plot_history_marks_the_phase_boundary_and_each_learning_rate():
     history = two_phase.FineTuneHistory(
-        [1.0, 0.6, 0.5, 0.4], [0.4, 0.6, 0.7, 0.8], [1.1, 0.7, 0.6, 0.6], [0.3, 0.5, 0.6, 0.7], 2, 1e-3, 1e-5, ""
+        [1.0, 0.6, 0.5, 0.4],
+        [0.4, 0.6, 0.7, 0.8],
+        [1.1, 0.7, 0.6, 0.6],
+        [0.3, 0.5, 0.6, 0.7],
+        2,
+        1e-3,
+        1e-5,
+        "",
     )
     figure, ax = plt.subplots()
     assert two_phase.plot_history(history, ax=ax) is ax
     training, validation, boundary = ax.lines
-    assert list(training.get_ydata()) == history.loss and list(validation.get_ydata()) == history.val_loss
+    assert (
+        list(training.get_ydata()) == history.loss
+        and list(validation.get_ydata()) == history.val_loss
+    )
     assert list(boundary.get_xdata()) == [2.5, 2.5]  # between epoch 2 (last head epoch) and epoch 3
-    assert [text.get_text().strip() for text in ax.texts] == ["head, lr 0.001", "fine-tune, lr 1e-05"]
+    assert [text.get_text().strip() for text in ax.texts] == [
+        "head, lr 0.001",
+        "fine-tune, lr 1e-05",
+    ]
     two_phase.plot_history(history, metric="accuracy", ax=ax)
     assert list(ax.lines[3].get_ydata()) == history.accuracy
     with pytest.raises(ValueError, match="Received: metric='val_loss'"):
@@ -272,27 +369,55 @@ def test_plot_history_marks_the_phase_boundary_and_each_learning_rate():
     plt.close(figure)
 
 
-def test_reduce_lr_on_plateau_in_both_phases_and_tensorboard_steps_across_them(tmp_path, read_scalars):
+def test_reduce_lr_on_plateau_in_both_phases_and_tensorboard_steps_across_them(
+    tmp_path, read_scalars
+):
     model, base_model = make_model(seed=4)
     # min_delta far above any change: only the first epoch of each fit counts as an improvement.
-    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_delta=1e9)
-    options = {"head_epochs": 3, "fine_tune_epochs": 3, "batch_size": 4, "callbacks": [plateau], "verbose": 0}
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.5, patience=1, min_delta=1e9
+    )
+    options = {
+        "head_epochs": 3,
+        "fine_tune_epochs": 3,
+        "batch_size": 4,
+        "callbacks": [plateau],
+        "verbose": 0,
+    }
     data = make_data(4, count=8), make_data(9, count=4)  # 2 training steps per epoch
     history = two_phase.fine_tune(model, base_model, *data, **options, tensorboard_log_dir=tmp_path)
     # A cut after the second epoch of each phase; phase 2 starts afresh at its own rate.
-    np.testing.assert_allclose(history.learning_rate, [1e-3, 1e-3, 5e-4, 1e-5, 1e-5, 5e-6], rtol=1e-6)
-    assert float(model.optimizer.learning_rate) == pytest.approx(2.5e-6)  # cut again after the last epoch
+    np.testing.assert_allclose(
+        history.learning_rate, [1e-3, 1e-3, 5e-4, 1e-5, 1e-5, 5e-6], rtol=1e-6
+    )
+    assert float(model.optimizer.learning_rate) == pytest.approx(
+        2.5e-6
+    )  # cut again after the last epoch
     train = read_scalars(tmp_path / "train")
-    assert sorted(train["learning_rate"]) == sorted(train["batch_loss"]) == list(range(1, 13))  # one run
-    expected = np.repeat(history.learning_rate, 2)  # every step of an epoch runs at the epoch's rate
-    np.testing.assert_allclose([train["learning_rate"][step] for step in range(1, 13)], expected, rtol=1e-6)
-    assert sorted(train["epoch_loss"]) == sorted(read_scalars(tmp_path / "validation")["epoch_loss"]) == [*range(6)]
-    np.testing.assert_allclose([train["epoch_loss"][epoch] for epoch in range(6)], history.loss, rtol=1e-6)
+    assert (
+        sorted(train["learning_rate"]) == sorted(train["batch_loss"]) == list(range(1, 13))
+    )  # one run
+    expected = np.repeat(
+        history.learning_rate, 2
+    )  # every step of an epoch runs at the epoch's rate
+    np.testing.assert_allclose(
+        [train["learning_rate"][step] for step in range(1, 13)], expected, rtol=1e-6
+    )
+    assert (
+        sorted(train["epoch_loss"])
+        == sorted(read_scalars(tmp_path / "validation")["epoch_loss"])
+        == [*range(6)]
+    )
+    np.testing.assert_allclose(
+        [train["epoch_loss"][epoch] for epoch in range(6)], history.loss, rtol=1e-6
+    )
 
 
 def test_a_schedule_runs_phase_one_step_by_step_and_labels_the_plot(tmp_path, capsys, read_scalars):
     model, base_model = make_model(seed=5)
-    schedule = schedules.warmup_cosine(1e-2, total_steps=6, warmup_steps=2, initial_learning_rate=1e-3)
+    schedule = schedules.warmup_cosine(
+        1e-2, total_steps=6, warmup_steps=2, initial_learning_rate=1e-3
+    )
     history = two_phase.fine_tune(
         model,
         base_model,
@@ -306,12 +431,19 @@ def test_a_schedule_runs_phase_one_step_by_step_and_labels_the_plot(tmp_path, ca
     )
     expected = schedules.learning_rates(schedule, 6)  # 3 epochs of 2 steps
     train = read_scalars(tmp_path / "train")
-    np.testing.assert_allclose([train["learning_rate"][step] for step in range(1, 7)], expected, rtol=1e-6)
-    np.testing.assert_allclose(history.learning_rate, expected[1::2], rtol=1e-6)  # each epoch's last step
+    np.testing.assert_allclose(
+        [train["learning_rate"][step] for step in range(1, 7)], expected, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        history.learning_rate, expected[1::2], rtol=1e-6
+    )  # each epoch's last step
     assert history.head_learning_rate is schedule and history.fine_tune_learning_rate == 1e-5
     figure, ax = plt.subplots()
     two_phase.plot_history(history, ax=ax)
-    assert [text.get_text().strip() for text in ax.texts] == ["head, lr CosineDecay", "fine-tune, lr 1e-05"]
+    assert [text.get_text().strip() for text in ax.texts] == [
+        "head, lr CosineDecay",
+        "fine-tune, lr 1e-05",
+    ]
     plt.close(figure)
 
 
@@ -328,7 +460,14 @@ def test_a_fine_tune_schedule_reaches_phase_two_optimizer(monkeypatch, capsys):
 
     monkeypatch.setattr(keras.Model, "compile", compile_then_stop)
     with pytest.raises(InterruptedError):
-        two_phase.fine_tune(model, base_model, make_data(6), head_epochs=1, fine_tune_learning_rate=schedule, verbose=0)
+        two_phase.fine_tune(
+            model,
+            base_model,
+            make_data(6),
+            head_epochs=1,
+            fine_tune_learning_rate=schedule,
+            verbose=0,
+        )
     head_optimizer, fine_tune_optimizer = compiled
     assert float(head_optimizer.learning_rate) == pytest.approx(1e-3)
     for step in (0, 5, 19):

@@ -169,7 +169,9 @@ class Question:
             A `Feedback`; its `passed` property is `True` for a correct answer.
         """
         if contains_placeholder(answer):
-            return Feedback(NOT_ATTEMPTED, "replace ____ with your answer, then run the cell again.")
+            return Feedback(
+                NOT_ATTEMPTED, "replace ____ with your answer, then run the cell again."
+            )
         problem = self._check_answer(answer)
         if problem:
             return Feedback(INCORRECT, problem)
@@ -181,8 +183,14 @@ class Question:
         Raises:
             ValueError: if `level` is not between 1 and the number of hints.
         """
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= len(self.hints):
-            raise ValueError(f"level must be an int from 1 to {len(self.hints)}. Received: level={level!r}")
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, int)
+            or not 1 <= level <= len(self.hints)
+        ):
+            raise ValueError(
+                f"level must be an int from 1 to {len(self.hints)}. Received: level={level!r}"
+            )
         more = f" (more: {self.name}.hint({level + 1}))" if level < len(self.hints) else ""
         return Note(f"Hint {level} of {len(self.hints)}{more}", self.hints[level - 1])
 
@@ -211,7 +219,9 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def check_number(answer: Any, expected: float, what: str, relative_tolerance: float = 1e-3) -> str | None:
+def check_number(
+    answer: Any, expected: float, what: str, relative_tolerance: float = 1e-3
+) -> str | None:
     """Checks a numeric answer; returns `None` if close to `expected`, else a message.
 
     Args:
@@ -231,7 +241,11 @@ def check_number(answer: Any, expected: float, what: str, relative_tolerance: fl
     >>> check_number(0.2, expected=0.1, what="step")
     'your step is 0.2, which is too large.'
     """
-    if isinstance(answer, bool) or not isinstance(answer, int | float) and not hasattr(answer, "__float__"):
+    if (
+        isinstance(answer, bool)
+        or not isinstance(answer, int | float)
+        and not hasattr(answer, "__float__")
+    ):
         return f"your {what} is {describe(answer)} (a {type(answer).__name__}); give a number."
     value = float(answer)
     if not math.isfinite(value):

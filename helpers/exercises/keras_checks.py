@@ -45,13 +45,15 @@ def check_logits_loss(loss: Any, num_classes: int) -> str | None:
         `None` when right, otherwise a message naming the loss received.
     """
     if isinstance(loss, str):
-        return (
-            f"your loss is the string {loss!r}, which treats the outputs as probabilities; compile with {LOGITS_LOSS}."
-        )
+        return f"your loss is the string {loss!r}, which treats the outputs as probabilities; compile with {LOGITS_LOSS}."
     if not isinstance(loss, keras.losses.Loss):
         return not_an_instance(loss, "a loss object", LOGITS_LOSS)
     if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
-        one_hot = " (it expects one-hot labels)" if isinstance(loss, keras.losses.CategoricalCrossentropy) else ""
+        one_hot = (
+            " (it expects one-hot labels)"
+            if isinstance(loss, keras.losses.CategoricalCrossentropy)
+            else ""
+        )
         return (
             f"your loss is {type(loss).__name__}{one_hot}; the labels are ints 0..{num_classes - 1}, "
             "so use SparseCategoricalCrossentropy."

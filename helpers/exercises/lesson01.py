@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from helpers import gradient_descent
 from helpers.exercises.core import Question, check_number, describe
+from helpers.lessons import gradient_descent
 
 Q1_CURVATURE = 4.0  # the bowl of q1 and q2: loss(w) = 4 / 2 * w**2
 Q4_CURVATURES = (3.0, 0.5)  # the 2-D bowl of q4: steep axis first, so "take the last one" is wrong
@@ -41,7 +41,9 @@ def diagnosis_curves() -> dict[str, list[float]]:
     """
     curves = {}
     for name, (learning_rate, optimizer) in DIAGNOSIS_RUNS.items():
-        run = gradient_descent.run(learning_rate, curvatures=[2.0], start=[1.0], steps=40, optimizer=optimizer)
+        run = gradient_descent.run(
+            learning_rate, curvatures=[2.0], start=[1.0], steps=40, optimizer=optimizer
+        )
         curves[name] = run.losses.tolist()
     return curves
 
@@ -72,9 +74,7 @@ def check_one_step_rate(answer: Any) -> str | None:
             "so the loss never shrinks."
         )
     if _is_close(answer, Q1_CURVATURE):
-        return (
-            f"your learning rate is {describe(answer)}, the curvature itself: one step multiplies w by 1 - 4 * 4 = -15."
-        )
+        return f"your learning rate is {describe(answer)}, the curvature itself: one step multiplies w by 1 - 4 * 4 = -15."
     return check_number(answer, expected=1 / Q1_CURVATURE, what="learning rate")
 
 
@@ -94,7 +94,9 @@ def check_diagnosis(answer: Any) -> str | None:
     for name, expected in DIAGNOSIS_ANSWER.items():
         given = answer[name]
         if not isinstance(given, str) or given.strip().lower() not in gradient_descent.VERDICTS:
-            return f"your verdict for curve {name!r} is {describe(given)}; choose one of {verdicts}."
+            return (
+                f"your verdict for curve {name!r} is {describe(given)}; choose one of {verdicts}."
+            )
         if given.strip().lower() != expected:
             problems.append(f"curve {name!r} is not {given!r}: {_CLUES[expected]}")
     return f"{'; '.join(problems)}." if problems else None

@@ -50,7 +50,9 @@ def check_fresh_optimizer_after_unfreezing(answer: Any) -> str | None:
     """q4: `(model, head_optimizer, finetune_optimizer)`: the model recompiled with a fresh Adam at 1e-5."""
     if not isinstance(answer, tuple | list) or len(answer) != 3:
         given = (
-            f"holds {len(answer)} objects" if isinstance(answer, tuple | list) else f"has type {type(answer).__name__}"
+            f"holds {len(answer)} objects"
+            if isinstance(answer, tuple | list)
+            else f"has type {type(answer).__name__}"
         )
         return f"your answer {given}; pass (model, head_optimizer, finetune_optimizer)."
     model, head_optimizer, finetune_optimizer = answer
@@ -66,20 +68,22 @@ def check_fresh_optimizer_after_unfreezing(answer: Any) -> str | None:
         )
     if not isinstance(finetune_optimizer, keras.optimizers.Adam):
         return f"your finetune_optimizer is {type(finetune_optimizer).__name__}; the lesson asks for Adam."
-    problem = check_number(float(finetune_optimizer.learning_rate), expected=1e-5, what="learning rate")
+    problem = check_number(
+        float(finetune_optimizer.learning_rate), expected=1e-5, what="learning rate"
+    )
     if problem:
         return problem
     frozen = len(getattr(model, "non_trainable_weights", []))
     if frozen:
         return f"your model still has {frozen} frozen weight tensors; set base.trainable = True before compiling."
     if getattr(model, "optimizer", None) is not finetune_optimizer:
-        return (
-            "your model is not compiled with finetune_optimizer; call model.compile(optimizer=finetune_optimizer, ...)."
-        )
+        return "your model is not compiled with finetune_optimizer; call model.compile(optimizer=finetune_optimizer, ...)."
     return None
 
 
-def phase_one_model(seed: int = 0) -> tuple[keras.Model, keras.layers.Layer, keras.optimizers.Optimizer]:
+def phase_one_model(
+    seed: int = 0,
+) -> tuple[keras.Model, keras.layers.Layer, keras.optimizers.Optimizer]:
     """Returns `(model, base, head_optimizer)`: a tiny model whose `base` is frozen and whose head has trained.
 
     It is question 4's starting point: the state right before unfreezing.
@@ -98,7 +102,9 @@ def phase_one_model(seed: int = 0) -> tuple[keras.Model, keras.layers.Layer, ker
     """
     keras.utils.set_random_seed(seed)
     base = keras.layers.Dense(4, activation="relu", name="base")
-    model = keras.Sequential([keras.Input((3,)), base, keras.layers.Dense(1, name="head")], name="exercise_model")
+    model = keras.Sequential(
+        [keras.Input((3,)), base, keras.layers.Dense(1, name="head")], name="exercise_model"
+    )
     base.trainable = False
     head_optimizer = keras.optimizers.Adam(learning_rate=1e-3)
     model.compile(optimizer=head_optimizer, loss="mse")
@@ -111,7 +117,10 @@ q1 = Question(
     name="q1",
     prompt="Build SGD with learning rate 1e-4 and momentum 0.9 (the seed's fine-tuning optimizer).",
     check_answer=check_sgd_with_momentum,
-    hints=["Keras 3 spells it learning_rate=, never lr=.", "keras.optimizers.SGD takes learning_rate and momentum."],
+    hints=[
+        "Keras 3 spells it learning_rate=, never lr=.",
+        "keras.optimizers.SGD takes learning_rate and momentum.",
+    ],
     solution="optimizer = keras.optimizers.SGD(learning_rate=1e-4, momentum=0.9)",
     explanation="Momentum 0.9 makes its steady step ten times the learning rate.",
 )

@@ -18,7 +18,7 @@ import keras
 
 from helpers.exercises import keras_checks
 from helpers.exercises.core import Question, check_number, describe
-from helpers.shapes_data import TARGET_CLASSES
+from helpers.lessons.shapes_data import TARGET_CLASSES
 
 NUM_CLASSES = len(TARGET_CLASSES)  # 4: hexagon, heart, crescent, arrow
 
@@ -51,7 +51,9 @@ def check_frozen_base(answer: Any) -> str | None:
     """q2: `(model, base_model)` with the base frozen (no trainable weights) and the head still trainable."""
     if not isinstance(answer, tuple | list) or len(answer) != 2:
         given = (
-            f"holds {_plural(len(answer), 'object')}" if isinstance(answer, tuple | list) else f"is {describe(answer)}"
+            f"holds {_plural(len(answer), 'object')}"
+            if isinstance(answer, tuple | list)
+            else f"is {describe(answer)}"
         )
         return f"your answer {given}; pass the pair (exercise_model, exercise_base)."
     model, base_model = answer
@@ -78,9 +80,7 @@ def check_batchnorm_frozen(base_model: Any) -> str | None:
     if not isinstance(base_model, keras.Model):
         return f"your answer is {describe(base_model)}; give the base model (a keras.Model)."
     if not base_model.trainable:
-        return (
-            "your base has trainable=False, so none of its layers can train; set exercise_base.trainable = True first."
-        )
+        return "your base has trainable=False, so none of its layers can train; set exercise_base.trainable = True first."
     layers = [layer for layer in base_model.layers if layer.weights]
     batch_norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
     still_trainable = [layer for layer in batch_norms if layer.trainable]
@@ -104,8 +104,12 @@ def check_initial_loss(answer: Any) -> str | None:
     is_number = isinstance(answer, int | float) and not isinstance(answer, bool)
     known_mistakes = {
         1 / NUM_CLASSES: "the probability of each class; the loss is minus the log of it.",
-        math.log10(NUM_CLASSES): "a base-10 logarithm; cross-entropy uses the natural log (math.log).",
-        math.log2(NUM_CLASSES): "a base-2 logarithm; cross-entropy uses the natural log (math.log).",
+        math.log10(
+            NUM_CLASSES
+        ): "a base-10 logarithm; cross-entropy uses the natural log (math.log).",
+        math.log2(
+            NUM_CLASSES
+        ): "a base-2 logarithm; cross-entropy uses the natural log (math.log).",
         float(NUM_CLASSES): "the number of classes itself; the loss is a logarithm.",
     }
     for value, explanation in known_mistakes.items():

@@ -12,14 +12,17 @@ from typing import Any
 import keras
 import numpy as np
 
-from helpers import models
 from helpers.exercises import keras_checks
 from helpers.exercises.core import Question, check_number, describe
+from helpers.finetune import models
+from helpers.lessons import pretrained
 
 NUM_CLASSES = 4  # the practice model's head: Dense(4) logits, as the target shapes task
 HEAD_LEARNING_RATE = 1e-3  # the rate phase_one_model's head trained at
 TOP_LAYERS = 20  # question 2: how many top layers of the base to unfreeze
-DRIFT_BEFORE = np.array([[3.0, 0.0], [0.0, 4.0]])  # question 4: a kernel before fine-tuning (norm 5)
+DRIFT_BEFORE = np.array(
+    [[3.0, 0.0], [0.0, 4.0]]
+)  # question 4: a kernel before fine-tuning (norm 5)
 DRIFT_AFTER = np.array([[3.0, 0.3], [0.0, 3.6]])  # ... and after (the change has norm 0.5)
 
 
@@ -42,12 +45,16 @@ def phase_one_model(seed: int = 0) -> tuple[keras.Model, keras.Model]:
     (False, 1, 0.001)
     """
     keras.utils.set_random_seed(seed)
-    model, base_model = models.build_mobilenet_v2(NUM_CLASSES, image_size=32, weights=None)
+    model, base_model = pretrained.build_mobilenet_v2(NUM_CLASSES, image_size=32, weights=None)
     models.freeze(base_model)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=HEAD_LEARNING_RATE), loss=loss)
-    head_weights = model.trainable_weights  # the head's kernel and bias: what phase 1's optimizer meets
-    model.optimizer.apply_gradients([(keras.ops.zeros_like(weight), weight) for weight in head_weights])
+    head_weights = (
+        model.trainable_weights
+    )  # the head's kernel and bias: what phase 1's optimizer meets
+    model.optimizer.apply_gradients(
+        [(keras.ops.zeros_like(weight), weight) for weight in head_weights]
+    )
     return model, base_model
 
 
@@ -107,7 +114,9 @@ def check_top_layers(base_model: Any) -> str | None:
     if batch_norm:
         return f"{len(batch_norm)} BatchNormalization layers are trainable (e.g. {batch_norm[0]!r}); keep them frozen."
     first_top = len(base_model.layers) - TOP_LAYERS
-    trainable = [index for index, layer in enumerate(base_model.layers) if layer.trainable and layer.weights]
+    trainable = [
+        index for index, layer in enumerate(base_model.layers) if layer.trainable and layer.weights
+    ]
     below = [base_model.layers[index].name for index in trainable if index < first_top]
     if below:
         return (
@@ -128,15 +137,29 @@ def check_top_layers(base_model: Any) -> str | None:
 def check_source_reading(answer: Any) -> str | None:
     """q3: `(comparison, kept_most, lost_most)`: the rates that kept the most and the least source accuracy."""
     if not isinstance(answer, tuple | list) or len(answer) != 3:
-        given = f"holds {len(answer)} objects" if isinstance(answer, tuple | list) else f"is {describe(answer)}"
+        given = (
+            f"holds {len(answer)} objects"
+            if isinstance(answer, tuple | list)
+            else f"is {describe(answer)}"
+        )
         return f"your answer {given}; pass (comparison, kept_most, lost_most)."
     comparison, kept_most, lost_most = answer
-    runs = {row.learning_rate: row.source_accuracy for row in comparison if getattr(row, "learning_rate", None)}
+    runs = {
+        row.learning_rate: row.source_accuracy
+        for row in comparison
+        if getattr(row, "learning_rate", None)
+    }
     if len(runs) < 2:
         return "your comparison holds fewer than two fine-tuning runs; pass the list that compare() returned."
     rates = ", ".join(f"{rate:g}" for rate in runs)
-    for pick, best, word in ((kept_most, max(runs.values()), "most"), (lost_most, min(runs.values()), "least")):
-        match = next((rate for rate in runs if isinstance(pick, float | int) and math.isclose(rate, pick)), None)
+    for pick, best, word in (
+        (kept_most, max(runs.values()), "most"),
+        (lost_most, min(runs.values()), "least"),
+    ):
+        match = next(
+            (rate for rate in runs if isinstance(pick, float | int) and math.isclose(rate, pick)),
+            None,
+        )
         if match is None:
             return f"your pick {describe(pick)} is not one of the compared rates ({rates})."
         if runs[match] != best:
@@ -189,7 +212,9 @@ q2 = Question(
         "The base must be trainable for any of its layers to train; then freeze the layers you do not want.",
         f"models.unfreeze takes top_layers={TOP_LAYERS}.",
     ],
-    solution=(f"model, base_model = exercises.phase_one_model()\nmodels.unfreeze(base_model, top_layers={TOP_LAYERS})"),
+    solution=(
+        f"model, base_model = exercises.phase_one_model()\nmodels.unfreeze(base_model, top_layers={TOP_LAYERS})"
+    ),
     explanation="Only the top block can drift now; the lower, more general layers keep their pretrained weights.",
 )
 

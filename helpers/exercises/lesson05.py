@@ -12,16 +12,23 @@ from typing import Any
 import keras
 import numpy as np
 
-from helpers import curve_diagnosis
 from helpers.exercises import keras_checks
 from helpers.exercises.core import Question, check_number, describe
+from helpers.finetune import curve_diagnosis
 
 NUM_CLASSES = 4  # question 2: the head of the target task
-PHASE_ONE_RATE = 1e-3  # question 3: what a range test suggested for phase 1 (a new head on a frozen base)
-PHASE_TWO_RATES = (PHASE_ONE_RATE / 100, PHASE_ONE_RATE / 10)  # question 3: accepted, 10x to 100x smaller
+PHASE_ONE_RATE = (
+    1e-3  # question 3: what a range test suggested for phase 1 (a new head on a frozen base)
+)
+PHASE_TWO_RATES = (
+    PHASE_ONE_RATE / 100,
+    PHASE_ONE_RATE / 10,
+)  # question 3: accepted, 10x to 100x smaller
 PHASE_TWO_PEAK = 1e-4  # question 4: phase 2's rate after the warmup
 PHASE_TWO_DECAY_STEPS = 500  # question 4: the steps of the cosine decay after the warmup
-SCHEDULE_EXAMPLE = "keras.optimizers.schedules.CosineDecay(0.0, 500, warmup_target=1e-4, warmup_steps=50)"
+SCHEDULE_EXAMPLE = (
+    "keras.optimizers.schedules.CosineDecay(0.0, 500, warmup_target=1e-4, warmup_steps=50)"
+)
 
 
 def _build_curves() -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -30,14 +37,18 @@ def _build_curves() -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     noise = 1 + 0.05 * np.random.default_rng(5).standard_normal(len(steps))
     chance = math.log(NUM_CLASSES)  # every run starts near the loss of a fresh head
     training = {
-        "A": chance * (1 + 0.4 * (-1.0) ** steps) * noise,  # jumps up and down without getting lower
+        "A": chance
+        * (1 + 0.4 * (-1.0) ** steps)
+        * noise,  # jumps up and down without getting lower
         "B": chance * np.exp(0.25 * steps),  # climbs to about 2,000 and is still finite
         "C": (chance * np.exp(-steps / 8) + 0.05) * noise,  # falls fast, then flattens
         "D": chance * (1 - 0.002 * steps) * noise,  # falls 6% in 30 steps
         "E": chance * np.exp(-epochs / 3) + 0.02,  # per epoch, with a validation loss that turns up
     }
     validation = {"E": list(0.6 + 0.03 * (epochs - 4.0) ** 2)}
-    return {name: [round(float(loss), 4) for loss in losses] for name, losses in training.items()}, validation
+    return {
+        name: [round(float(loss), 4) for loss in losses] for name, losses in training.items()
+    }, validation
 
 
 CURVES, VALIDATION_LOSSES = _build_curves()
@@ -45,7 +56,10 @@ CURVES, VALIDATION_LOSSES = _build_curves()
 
 def reference_verdicts() -> dict[str, curve_diagnosis.Diagnosis]:
     """Returns `curve_diagnosis.diagnose` of every curve in `CURVES` (with its validation loss, if any)."""
-    return {name: curve_diagnosis.diagnose(loss, VALIDATION_LOSSES.get(name)) for name, loss in CURVES.items()}
+    return {
+        name: curve_diagnosis.diagnose(loss, VALIDATION_LOSSES.get(name))
+        for name, loss in CURVES.items()
+    }
 
 
 def check_verdicts(answer: Any) -> str | None:
@@ -74,14 +88,25 @@ def check_verdicts(answer: Any) -> str | None:
 def check_fresh_head_loss(initial_loss: Any) -> str | None:
     """q2: the loss a fresh 4-class head starts at, `ln(4)`, within 1%."""
     if isinstance(initial_loss, int | float) and not isinstance(initial_loss, bool):
-        near = {1 / NUM_CLASSES: "is the probability a fresh head gives each class; the loss is -ln of it"}
-        near[-math.log(NUM_CLASSES)] = "is negative; a cross-entropy, -ln(probability), is never below 0"
-        near[math.log10(NUM_CLASSES)] = "is log10(4); Keras's cross-entropy uses the natural logarithm"
-        near[math.log2(NUM_CLASSES)] = "is log2(4); Keras's cross-entropy uses the natural logarithm"
+        near = {
+            1
+            / NUM_CLASSES: "is the probability a fresh head gives each class; the loss is -ln of it"
+        }
+        near[-math.log(NUM_CLASSES)] = (
+            "is negative; a cross-entropy, -ln(probability), is never below 0"
+        )
+        near[math.log10(NUM_CLASSES)] = (
+            "is log10(4); Keras's cross-entropy uses the natural logarithm"
+        )
+        near[math.log2(NUM_CLASSES)] = (
+            "is log2(4); Keras's cross-entropy uses the natural logarithm"
+        )
         for value, reason in near.items():
             if math.isclose(initial_loss, value, rel_tol=1e-2):
                 return f"your initial loss {initial_loss:g} {reason}."
-    return check_number(initial_loss, expected=math.log(NUM_CLASSES), what="initial loss", relative_tolerance=1e-2)
+    return check_number(
+        initial_loss, expected=math.log(NUM_CLASSES), what="initial loss", relative_tolerance=1e-2
+    )
 
 
 def check_phase_two_rate(learning_rate: Any) -> str | None:
@@ -91,7 +116,9 @@ def check_phase_two_rate(learning_rate: Any) -> str | None:
         or not isinstance(learning_rate, int | float)
         or not math.isfinite(learning_rate)
     ):
-        return f"your learning rate is {describe(learning_rate)}; give a positive number such as 1e-4."
+        return (
+            f"your learning rate is {describe(learning_rate)}; give a positive number such as 1e-4."
+        )
     if learning_rate <= 0:
         return f"your learning rate is {learning_rate:g}; a learning rate must be positive."
     low, high = PHASE_TWO_RATES
@@ -129,7 +156,11 @@ def check_warmup_schedule(schedule: Any) -> str | None:
     if not isinstance(schedule, keras.optimizers.schedules.CosineDecay):
         return f"your schedule is {type(schedule).__name__}; build keras.optimizers.schedules.CosineDecay."
     config = schedule.get_config()
-    target, warmup_steps, start = config["warmup_target"], config["warmup_steps"], config["initial_learning_rate"]
+    target, warmup_steps, start = (
+        config["warmup_target"],
+        config["warmup_steps"],
+        config["initial_learning_rate"],
+    )
     if target is None or not warmup_steps or warmup_steps <= 0:
         return (
             f"your CosineDecay has no warmup (warmup_target={target}, warmup_steps={warmup_steps}); "

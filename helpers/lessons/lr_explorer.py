@@ -17,13 +17,15 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers import gradient_descent
+from helpers.lessons import gradient_descent
 
 SLIDER_EXPONENTS = (-3, 1)  # the slider spans learning rates 1e-3 .. 1e1
 DEFAULT_LEARNING_RATE = 0.05  # where the slider starts: below 2 / 10 on the default bowl
 
 
-def plot_path(path: np.ndarray, curvatures: Sequence[float], ax: plt.Axes | None = None) -> plt.Axes:
+def plot_path(
+    path: np.ndarray, curvatures: Sequence[float], ax: plt.Axes | None = None
+) -> plt.Axes:
     """Draws a run on its bowl: on the parabola in 1-D, over the loss contours in 2-D.
 
     The path's shape shows what a loss curve hides: a zigzag across the minimum (a red star).
@@ -63,7 +65,11 @@ def plot_path(path: np.ndarray, curvatures: Sequence[float], ax: plt.Axes | None
             ax.plot(grid, gradient_descent.loss(grid[:, None], curvatures), color="lightgray")
             ax.plot(points[:, 0], heights, "o-", color="tab:blue", markersize=4)
             start = (points[0, 0], heights[0])
-            ax.set(ylim=(0, 1.1 * float(gradient_descent.loss([reach], curvatures))), xlabel="w", ylabel="loss")
+            ax.set(
+                ylim=(0, 1.1 * float(gradient_descent.loss([reach], curvatures))),
+                xlabel="w",
+                ylabel="loss",
+            )
         else:
             first, second = np.meshgrid(grid, grid)
             contours = gradient_descent.loss(np.stack([first, second], axis=-1), curvatures)
@@ -77,7 +83,9 @@ def plot_path(path: np.ndarray, curvatures: Sequence[float], ax: plt.Axes | None
     return ax
 
 
-def plot_losses(losses_by_label: Mapping[str, Sequence[float]], ax: plt.Axes | None = None) -> plt.Axes:
+def plot_losses(
+    losses_by_label: Mapping[str, Sequence[float]], ax: plt.Axes | None = None
+) -> plt.Axes:
     """Draws one loss curve per label on a log-scale y axis; zeros and infinities are left out.
 
     On a log scale steady convergence is a straight falling line and divergence a rising one.
@@ -101,11 +109,17 @@ def plot_losses(losses_by_label: Mapping[str, Sequence[float]], ax: plt.Axes | N
     >>> plt.close(figure)
     """
     if not isinstance(losses_by_label, Mapping) or not losses_by_label:
-        raise ValueError(f"losses_by_label must be a non-empty dict. Received: losses_by_label={losses_by_label!r}")
+        raise ValueError(
+            f"losses_by_label must be a non-empty dict. Received: losses_by_label={losses_by_label!r}"
+        )
     ax = ax if ax is not None else plt.gca()
     for label, losses in losses_by_label.items():
         values = np.asarray(losses, dtype=float)
-        ax.plot(np.arange(values.size), np.where(np.isfinite(values) & (values > 0), values, np.nan), label=label)
+        ax.plot(
+            np.arange(values.size),
+            np.where(np.isfinite(values) & (values > 0), values, np.nan),
+            label=label,
+        )
     ax.set(yscale="log", xlabel="step", ylabel="loss (log scale)")
     ax.legend()
     return ax
@@ -159,7 +173,9 @@ def explore(
     >>> result.verdict, result.threshold
     ('oscillating', 0.2)
     """
-    trajectory = gradient_descent.run(learning_rate, curvatures, start=start, steps=steps, optimizer=optimizer)
+    trajectory = gradient_descent.run(
+        learning_rate, curvatures, start=start, steps=steps, optimizer=optimizer
+    )
     return Exploration(
         learning_rate=float(learning_rate),
         optimizer=optimizer,
@@ -211,7 +227,9 @@ def build_explorer(
         continuous_update=False,
         style={"description_width": "initial"},
     )
-    menu = widgets.Dropdown(options=gradient_descent.OPTIMIZERS, value="sgd", description="optimizer")
+    menu = widgets.Dropdown(
+        options=gradient_descent.OPTIMIZERS, value="sgd", description="optimizer"
+    )
     verdict = widgets.HTML()
     plots = widgets.Image(format="png")
 
@@ -220,7 +238,10 @@ def build_explorer(
         verdict.value = f"<b>{html.escape(result.summary())}</b>"
         figure, (path_axes, loss_axes) = plt.subplots(1, 2, figsize=(10, 4))
         plot_path(result.path, curvatures, ax=path_axes)
-        plot_losses({f"{result.optimizer}, learning_rate={result.learning_rate:.3g}": result.losses}, ax=loss_axes)
+        plot_losses(
+            {f"{result.optimizer}, learning_rate={result.learning_rate:.3g}": result.losses},
+            ax=loss_axes,
+        )
         image = io.BytesIO()
         figure.savefig(image, format="png", dpi=80, bbox_inches="tight")
         plt.close(figure)  # drawn into the Image widget, so Jupyter does not show it a second time

@@ -1,8 +1,9 @@
-"""The MobileNetV2 transfer-learning model and BatchNorm-safe freezing (lesson 03 and later lessons).
+"""MobileNetV2 with a new logits head, and BatchNorm-safe freezing and unfreezing (lessons 03-05).
 
 A MobileNetV2 base without its top, then pooling, dropout and a `Dense` layer emitting logits (pair it
-with `SparseCategoricalCrossentropy(from_logits=True)`). The default base is bundled with the course,
-pretrained offline on the source shapes task; ImageNet weights are used when Keras can load them.
+with `SparseCategoricalCrossentropy(from_logits=True)`). Which pretrained weights the base starts from is the
+caller's choice: a weights file, or none; the course's bundled and ImageNet bases live in
+`helpers.lessons.pretrained`.
 
 Why `unfreeze()` keeps BatchNormalization frozen: in Keras 3, calling the base with `training=False` does
 not protect it. Once `base_model.trainable = True`, `fit` runs its BatchNormalization layers in training
@@ -14,41 +15,32 @@ from __future__ import annotations
 
 import os
 import pathlib
-import warnings
 
 import keras
 
-from helpers import network
-
-COURSE_ROOT = pathlib.Path(__file__).resolve().parent.parent
-BUNDLED_BASE_PATH = COURSE_ROOT / "data" / "shapes_base_mnv2_a035_96.weights.h5"
-BUNDLED_SOURCE_HEAD_PATH = COURSE_ROOT / "data" / "shapes_source_head.npz"  # keys "kernel" and "bias"
-BUNDLED_ALPHA = 0.35  # the width of the bundled base
 ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)  # widths with published ImageNet weights
-IMAGENET_SIZES = (96, 128, 160, 192, 224)  # input sizes with published ImageNet weights; others use 224
-IMAGENET_HOST = "storage.googleapis.com"  # where Keras downloads the ImageNet weights from
-IMAGENET_URL = f"https://{IMAGENET_HOST}/tensorflow/keras-applications/mobilenet_v2/"
 
 
 def build_mobilenet_v2(
     num_classes: int,
     image_size: int = 96,
     alpha: float = 0.35,
-    weights: str | os.PathLike | None = "bundled",
+    weights: str | os.PathLike | None = None,
     dropout: float = 0.2,
 ) -> tuple[keras.Model, keras.Model]:
     """Builds MobileNetV2 without its top, plus a new classification head that emits logits.
 
     `model = Input -> base_model(x, training=False) -> GlobalAveragePooling2D -> Dropout -> Dense(num_classes)`.
     Inputs are images already scaled to [-1, 1] (`keras.applications.mobilenet_v2.preprocess_input`).
+    The course's named bases (its bundled base, ImageNet with an offline fallback) are resolved to a weights
+    file by `helpers.lessons.pretrained.build_mobilenet_v2`, which then calls this function.
 
     Args:
         num_classes: int, the number of classes (>= 2); the head's `Dense` layer has this many units.
         image_size: int, the height and width of the input images (>= 32). Defaults to 96.
         alpha: float, the width multiplier, one of `ALPHAS`. Defaults to 0.35.
-        weights: `"bundled"` (the course's base, pretrained on the source shapes task; alpha 0.35),
-            `"imagenet"` (the Keras cache or a download; offline it warns and uses the bundled base),
-            `None` (random initialisation) or the path to a `.weights.h5` / `.h5` file. Defaults to `"bundled"`.
+        weights: `None` (random initialisation) or the path to a `.weights.h5` / `.h5` file holding the
+            base's weights. Defaults to `None`.
         dropout: float, the dropout rate before the `Dense` layer, in [0, 1); 0 leaves the layer out.
             Defaults to 0.2.
 
@@ -56,13 +48,12 @@ def build_mobilenet_v2(
         A tuple `(model, base_model)`; `base_model` is the MobileNetV2 part, shared with `model`.
 
     Raises:
-        ValueError: if an argument is out of range, or `weights="bundled"` with alpha other than 0.35.
-        FileNotFoundError: if the bundled weights or the given weights file do not exist.
-        ConnectionError: if `weights="imagenet"` cannot be loaded and alpha is not 0.35 (no fallback).
+        ValueError: if an argument is out of range.
+        FileNotFoundError: if the given weights file does not exist.
 
     Example:
 
-    >>> model, base_model = build_mobilenet_v2(3, image_size=32, weights=None)
+    >>> model, base_model = build_mobilenet_v2(3, image_size=32)
     >>> model.output_shape, base_model.output_shape
     ((None, 3), (None, 1, 1, 1280))
     """
@@ -74,21 +65,16 @@ def build_mobilenet_v2(
         raise ValueError(f"alpha must be one of {ALPHAS}. Received: alpha={alpha!r}")
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a number in [0, 1). Received: dropout={dropout!r}")
-    if weights == "imagenet":
-        base_model = _imagenet_base(image_size, alpha)
-    elif weights == "bundled":
-        base_model = _bundled_base(image_size, alpha)
-    elif weights is None:
-        base_model = _mobilenet_v2(image_size, alpha)
+    if weights is None:
+        base_model = mobilenet_v2_base(image_size, alpha)
     elif isinstance(weights, str | os.PathLike) and str(weights).endswith(".h5"):
         if not pathlib.Path(weights).is_file():
             raise FileNotFoundError(f"weights file not found. Received: weights={str(weights)!r}")
-        base_model = _mobilenet_v2(image_size, alpha)
+        base_model = mobilenet_v2_base(image_size, alpha)
         base_model.load_weights(str(weights))
     else:
         raise ValueError(
-            "weights must be 'bundled', 'imagenet', None or the path to a .h5 weights file. "
-            f"Received: weights={weights!r}"
+            f"weights must be None or the path to a .h5 weights file. Received: weights={weights!r}"
         )
     inputs = keras.Input(shape=(image_size, image_size, 3), name="images")
     features = base_model(inputs, training=False)
@@ -97,6 +83,19 @@ def build_mobilenet_v2(
         features = keras.layers.Dropout(dropout, name="dropout")(features)
     logits = keras.layers.Dense(num_classes, name="logits")(features)
     return keras.Model(inputs, logits, name="mobilenet_v2_classifier"), base_model
+
+
+def mobilenet_v2_base(image_size: int, alpha: float) -> keras.Model:
+    """Returns a randomly initialised MobileNetV2 without its top, for `(image_size, image_size, 3)` inputs.
+
+    Example:
+
+    >>> mobilenet_v2_base(32, 0.35).output_shape
+    (None, 1, 1, 1280)
+    """
+    return keras.applications.MobileNetV2(
+        input_shape=(image_size, image_size, 3), alpha=alpha, include_top=False, weights=None
+    )
 
 
 def freeze(base_model: keras.Model) -> None:
@@ -109,7 +108,7 @@ def freeze(base_model: keras.Model) -> None:
 
     Example:
 
-    >>> _, base_model = build_mobilenet_v2(2, image_size=32, weights=None)
+    >>> _, base_model = build_mobilenet_v2(2, image_size=32)
     >>> freeze(base_model)
     >>> len(base_model.trainable_weights)
     0
@@ -133,7 +132,7 @@ def unfreeze(base_model: keras.Model, top_layers: int | None = None) -> None:
 
     Example:
 
-    >>> _, base_model = build_mobilenet_v2(2, image_size=32, weights=None)
+    >>> _, base_model = build_mobilenet_v2(2, image_size=32)
     >>> unfreeze(base_model, top_layers=3)
     >>> [layer.name for layer in base_model.layers if layer.trainable and layer.weights]
     ['Conv_1']
@@ -151,7 +150,7 @@ def check_top_layers(base_model: keras.Model, top_layers: int | None) -> None:
 
     Example:
 
-    >>> _, base_model = build_mobilenet_v2(2, image_size=32, weights=None)
+    >>> _, base_model = build_mobilenet_v2(2, image_size=32)
     >>> check_top_layers(base_model, 0)
     Traceback (most recent call last):
     ...
@@ -159,66 +158,11 @@ def check_top_layers(base_model: keras.Model, top_layers: int | None) -> None:
     """
     count = len(base_model.layers)
     if top_layers is not None and (
-        isinstance(top_layers, bool) or not isinstance(top_layers, int) or not 1 <= top_layers <= count
+        isinstance(top_layers, bool)
+        or not isinstance(top_layers, int)
+        or not 1 <= top_layers <= count
     ):
         raise ValueError(
             f"top_layers must be None or an int from 1 to {count} (the base's layers). "
             f"Received: top_layers={top_layers!r}"
         )
-
-
-def imagenet_weights_path(image_size: int = 96, alpha: float = 0.35) -> pathlib.Path:
-    """Returns where Keras caches the ImageNet MobileNetV2 weights (no top): `$KERAS_HOME/models` or `~/.keras/models`.
-
-    Example:
-
-    >>> imagenet_weights_path(96, 0.35).name
-    'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5'
-    """
-    rows = image_size if image_size in IMAGENET_SIZES else 224  # Keras's rule: other sizes get the 224 weights
-    name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
-    return network.keras_home() / "models" / name
-
-
-def _mobilenet_v2(image_size: int, alpha: float) -> keras.Model:
-    return keras.applications.MobileNetV2(
-        input_shape=(image_size, image_size, 3), alpha=alpha, include_top=False, weights=None
-    )
-
-
-def _bundled_base(image_size: int, alpha: float) -> keras.Model:
-    if alpha != BUNDLED_ALPHA:
-        raise ValueError(
-            f"the bundled base has alpha={BUNDLED_ALPHA}; use weights=None or 'imagenet' for other widths. "
-            f"Received: alpha={alpha!r}"
-        )
-    if not BUNDLED_BASE_PATH.is_file():
-        raise FileNotFoundError(
-            f"The bundled base {BUNDLED_BASE_PATH} is missing; restore it from the course repository "
-            "(git checkout data/) or rebuild it with `python scripts/pretrain_base.py`."
-        )
-    base_model = _mobilenet_v2(image_size, alpha)
-    base_model.load_weights(str(BUNDLED_BASE_PATH))
-    return base_model
-
-
-def _imagenet_base(image_size: int, alpha: float) -> keras.Model:
-    cache_path = imagenet_weights_path(image_size, alpha)
-    try:
-        if not cache_path.is_file() and not network.is_reachable(IMAGENET_HOST):  # gives up after ~3 s
-            raise ConnectionError(f"{IMAGENET_HOST} is not reachable; no network?")
-        path = keras.utils.get_file(  # reads the cache, or downloads into it
-            cache_path.name, IMAGENET_URL + cache_path.name, cache_dir=str(cache_path.parents[1]), cache_subdir="models"
-        )
-    except Exception as error:  # a failed Keras download raises a bare Exception("URL fetch failure ...")
-        message = (
-            f"No ImageNet weights for MobileNetV2 ({error}). Keras looks for them in {cache_path} "
-            "($KERAS_HOME/models, or ~/.keras/models when KERAS_HOME is unset): copy the file there to work offline."
-        )
-        if alpha != BUNDLED_ALPHA:
-            raise ConnectionError(f"{message} The bundled base only exists for alpha={BUNDLED_ALPHA}.") from error
-        warnings.warn(f"{message} Using the course's bundled base instead (pretrained on shapes).", stacklevel=3)
-        return _bundled_base(image_size, alpha)
-    base_model = _mobilenet_v2(image_size, alpha)
-    base_model.load_weights(path)
-    return base_model

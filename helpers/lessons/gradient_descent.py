@@ -32,12 +32,21 @@ class Trajectory(NamedTuple):
 
 def _curvatures(curvatures: Sequence[float]) -> np.ndarray:
     values = np.asarray(curvatures, dtype=float)
-    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(f"curvatures must be a 1-D sequence of positive numbers. Received: curvatures={curvatures!r}")
+    if (
+        values.ndim != 1
+        or values.size == 0
+        or not np.all(np.isfinite(values))
+        or np.any(values <= 0)
+    ):
+        raise ValueError(
+            f"curvatures must be a 1-D sequence of positive numbers. Received: curvatures={curvatures!r}"
+        )
     return values
 
 
-def _points(points: Sequence[float] | np.ndarray, curvatures: np.ndarray, name: str, ndim: int = 0) -> np.ndarray:
+def _points(
+    points: Sequence[float] | np.ndarray, curvatures: np.ndarray, name: str, ndim: int = 0
+) -> np.ndarray:
     """Checks that `points` has one value per curvature on its last axis (and `ndim` axes, if given)."""
     values = np.asarray(points, dtype=float)
     if values.ndim == 0 or values.shape[-1] != curvatures.size or ndim and values.ndim != ndim:
@@ -156,14 +165,23 @@ def run(
         or not isinstance(learning_rate, int | float)
         or not 0 < learning_rate < math.inf
     ):
-        raise ValueError(f"learning_rate must be a positive finite number. Received: learning_rate={learning_rate!r}")
+        raise ValueError(
+            f"learning_rate must be a positive finite number. Received: learning_rate={learning_rate!r}"
+        )
     values = _curvatures(curvatures)
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={optimizer!r}")
+        raise ValueError(
+            f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={optimizer!r}"
+        )
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
         raise ValueError(f"steps must be an int of at least 1. Received: steps={steps!r}")
-    weights = np.ones_like(values) if start is None else _points(start, values, "start", ndim=1).copy()
-    first_moment, second_moment = np.zeros_like(values), np.zeros_like(values)  # momentum uses the first
+    weights = (
+        np.ones_like(values) if start is None else _points(start, values, "start", ndim=1).copy()
+    )
+    first_moment, second_moment = (
+        np.zeros_like(values),
+        np.zeros_like(values),
+    )  # momentum uses the first
     path = [weights]
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(1, steps + 1):
@@ -210,10 +228,14 @@ def classify(losses: Sequence[float], path: np.ndarray | None = None) -> str:
     """
     values = np.asarray(losses, dtype=float)
     if values.ndim != 1 or values.size < 2:
-        raise ValueError(f"losses must be a 1-D sequence of at least 2 values. Received: losses={losses!r}")
+        raise ValueError(
+            f"losses must be a 1-D sequence of at least 2 values. Received: losses={losses!r}"
+        )
     points = None if path is None else np.asarray(path, dtype=float)
     if points is not None and (points.ndim != 2 or len(points) != values.size):
-        raise ValueError(f"path must have shape ({values.size}, dims). Received: path with shape {points.shape}")
+        raise ValueError(
+            f"path must have shape ({values.size}, dims). Received: path with shape {points.shape}"
+        )
     if not np.all(np.isfinite(values)) or values[-1] > values[0]:
         return "diverging"
     crosses = points is not None and bool(np.any(points[1:] * points[:-1] < 0))

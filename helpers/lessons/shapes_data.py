@@ -50,7 +50,9 @@ _POLYGONS = {
     ),
     "star": _regular_polygon(5, inner_radius=0.45),
     "hexagon": _regular_polygon(6) * 0.9,
-    "arrow": np.array([[-1, -0.25], [0.1, -0.25], [0.1, -0.65], [1, 0], [0.1, 0.65], [0.1, 0.25], [-1, 0.25]]),
+    "arrow": np.array(
+        [[-1, -0.25], [0.1, -0.25], [0.1, -0.65], [1, 0], [0.1, 0.65], [0.1, 0.25], [-1, 0.25]]
+    ),
 }
 
 
@@ -64,7 +66,9 @@ def _polygon_distance(x: np.ndarray, y: np.ndarray, vertices: np.ndarray) -> np.
         edge_x, edge_y = end_x - start_x, end_y - start_y
         offset_x, offset_y = x - start_x, y - start_y
         along = np.clip((offset_x * edge_x + offset_y * edge_y) / (edge_x**2 + edge_y**2), 0.0, 1.0)
-        distance = np.minimum(distance, (offset_x - edge_x * along) ** 2 + (offset_y - edge_y * along) ** 2)
+        distance = np.minimum(
+            distance, (offset_x - edge_x * along) ** 2 + (offset_y - edge_y * along) ** 2
+        )
         above, below = y >= start_y, y < end_y
         left = edge_x * offset_y > edge_y * offset_x
         crossing = (above & below & left) | (~above & ~below & ~left)
@@ -72,7 +76,9 @@ def _polygon_distance(x: np.ndarray, y: np.ndarray, vertices: np.ndarray) -> np.
     return sign * np.sqrt(distance)
 
 
-def _circle(x: np.ndarray, y: np.ndarray, radius: float, center_x: float = 0.0, center_y: float = 0.0) -> np.ndarray:
+def _circle(
+    x: np.ndarray, y: np.ndarray, radius: float, center_x: float = 0.0, center_y: float = 0.0
+) -> np.ndarray:
     return np.sqrt((x - center_x) ** 2 + (y - center_y) ** 2) - radius
 
 
@@ -88,12 +94,16 @@ def _shape_distance(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.maximum(_circle(x, y, 0.9), -_circle(x, y, 0.75, center_x=0.45))
     if name == "heart":
         lobes = np.minimum(_circle(x, y, 0.48, -0.42, 0.35), _circle(x, y, 0.48, 0.42, 0.35))
-        point = _polygon_distance(x, y, np.array([[-0.86, 0.22], [0.0, -0.95], [0.86, 0.22], [0.0, 0.5]]))
+        point = _polygon_distance(
+            x, y, np.array([[-0.86, 0.22], [0.0, -0.95], [0.86, 0.22], [0.0, 0.5]])
+        )
         return np.minimum(lobes, point)
     raise ValueError(f"Unknown shape. Received: name={name!r}")
 
 
-def _uniform(rng: np.random.Generator, low: float, high: float, shape: tuple[int, ...]) -> np.ndarray:
+def _uniform(
+    rng: np.random.Generator, low: float, high: float, shape: tuple[int, ...]
+) -> np.ndarray:
     """Uniform float32 samples: float32 arithmetic draws faster than numpy's default float64."""
     return rng.uniform(low, high, shape).astype(np.float32)
 
@@ -107,14 +117,18 @@ def _backgrounds(rng: np.random.Generator, count: int, x: np.ndarray, y: np.ndar
     image = start + (end - start) * ramp
     frequency = _uniform(rng, 2, 9, (count, 1, 1, 2))
     phase = _uniform(rng, 0, 2 * np.pi, (count, 1, 1, 2))
-    waves = np.sin(frequency[..., 0] * x + phase[..., 0]) * np.sin(frequency[..., 1] * y + phase[..., 1])
+    waves = np.sin(frequency[..., 0] * x + phase[..., 0]) * np.sin(
+        frequency[..., 1] * y + phase[..., 1]
+    )
     image = image + _uniform(rng, 0, 0.06, (count, 1, 1, 3)) * waves[..., None]
     return image + rng.standard_normal((count, size, size, 1), dtype=np.float32) * _uniform(
         rng, 0, 0.04, (count, 1, 1, 1)
     )
 
 
-def _draw_chunk(rng: np.random.Generator, names: tuple[str, ...], labels: np.ndarray, size: int) -> np.ndarray:
+def _draw_chunk(
+    rng: np.random.Generator, names: tuple[str, ...], labels: np.ndarray, size: int
+) -> np.ndarray:
     """Draws one image per label; returns floats in [0, 1] of shape (len(labels), size, size, 3)."""
     count = len(labels)
     axis = ((np.arange(size) + 0.5) / size * 2 - 1).astype(np.float32)  # pixel centres in [-1, 1]
@@ -123,15 +137,20 @@ def _draw_chunk(rng: np.random.Generator, names: tuple[str, ...], labels: np.nda
     pixel = 2.0 / size  # one pixel in grid units: the width of the anti-aliased edge
     # A distractor line in 30% of the images: a thin stroke through a random point, drawn before the shape.
     point, angle = _uniform(rng, -1, 1, (count, 2, 1, 1)), _uniform(rng, 0, np.pi, (count, 1, 1))
-    across = np.abs(-np.sin(angle) * (grid_x - point[:, 0]) + np.cos(angle) * (grid_y - point[:, 1]))
+    across = np.abs(
+        -np.sin(angle) * (grid_x - point[:, 0]) + np.cos(angle) * (grid_y - point[:, 1])
+    )
     along = np.abs(np.cos(angle) * (grid_x - point[:, 0]) + np.sin(angle) * (grid_y - point[:, 1]))
     distance = np.maximum(
-        across - _uniform(rng, 0.005, 0.02, (count, 1, 1)), along - _uniform(rng, 0.1, 0.5, (count, 1, 1))
+        across - _uniform(rng, 0.005, 0.02, (count, 1, 1)),
+        along - _uniform(rng, 0.1, 0.5, (count, 1, 1)),
     )
     alpha = np.clip(0.5 - distance / pixel, 0, 1) * (_uniform(rng, 0, 1, (count, 1, 1)) < 0.3)
     image += alpha[..., None] * (_uniform(rng, 0, 1, (count, 1, 1, 3)) - image)
     scale = _uniform(rng, 0.45, 0.75, (count, 1, 1))
-    stretch = np.exp(_uniform(rng, -0.2, 0.2, (count, 1, 1)))  # aspect ratio between about 0.8 and 1.2
+    stretch = np.exp(
+        _uniform(rng, -0.2, 0.2, (count, 1, 1))
+    )  # aspect ratio between about 0.8 and 1.2
     center = _uniform(rng, -1, 1, (count, 2, 1, 1)) * (0.95 - scale[:, None] * 1.1)
     angle = _uniform(rng, 0, 2 * np.pi, (count, 1, 1))
     shifted_x, shifted_y = grid_x - center[:, 0], grid_y - center[:, 1]
@@ -146,7 +165,11 @@ def _draw_chunk(rng: np.random.Generator, names: tuple[str, ...], labels: np.nda
     colour = _uniform(rng, 0, 1, (count, 1, 1, 3))
     background_mean = image.mean(axis=(1, 2), keepdims=True)
     too_close = np.linalg.norm(colour - background_mean, axis=-1, keepdims=True) < 0.6
-    colour = np.where(too_close, np.clip(1 - background_mean + _uniform(rng, -0.1, 0.1, colour.shape), 0, 1), colour)
+    colour = np.where(
+        too_close,
+        np.clip(1 - background_mean + _uniform(rng, -0.1, 0.1, colour.shape), 0, 1),
+        colour,
+    )
     shading = 1 + _uniform(rng, -0.15, 0.15, (count, 1, 1, 1)) * local_x[..., None].clip(-1.5, 1.5)
     image = image + alpha * (colour * shading - image)
     return np.clip(image, 0, 1)
@@ -184,7 +207,10 @@ def make_images(
         raise ValueError(f"task must be one of {sorted(TASKS)}. Received: task={task!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}. Received: split={split!r}")
-    for name, value, minimum in (("count", count, 1), ("image_size", image_size, MINIMUM_IMAGE_SIZE)):
+    for name, value, minimum in (
+        ("count", count, 1),
+        ("image_size", image_size, MINIMUM_IMAGE_SIZE),
+    ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
             raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -230,9 +256,13 @@ def plot_examples(
 
     images, labels = np.asarray(images), np.asarray(labels)
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must have shape (n, height, width, 3). Received: images.shape={images.shape}")
+        raise ValueError(
+            f"images must have shape (n, height, width, 3). Received: images.shape={images.shape}"
+        )
     if labels.shape != images.shape[:1]:
-        raise ValueError(f"labels must have length {len(images)}. Received: labels.shape={labels.shape}")
+        raise ValueError(
+            f"labels must have length {len(images)}. Received: labels.shape={labels.shape}"
+        )
     shown = min(len(images), 16)
     columns = min(shown, 8)
     rows = -(-shown // columns)

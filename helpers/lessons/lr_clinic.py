@@ -14,7 +14,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import curve_diagnosis, head_training, lr_finder, optimizers, schedules, training_inputs
+from helpers.finetune import (
+    curve_diagnosis,
+    head_training,
+    lr_finder,
+    optimizers,
+    schedules,
+    training_inputs,
+)
 
 SCHEDULES = ("constant", "warmup + cosine", "one-cycle")
 WARMUP_FRACTION = 0.1  # "warmup + cosine" warms up over the first tenth of the steps
@@ -98,8 +105,14 @@ def run_clinic(
     """
     features, labels = head_training.check_split("(features, labels)", (features, labels))
     num_classes = max(int(labels.max()) + 1, 2) if num_classes is None else num_classes
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= labels.max():
-        raise ValueError(f"num_classes must be an int above every label. Received: num_classes={num_classes!r}")
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int)
+        or num_classes <= labels.max()
+    ):
+        raise ValueError(
+            f"num_classes must be an int above every label. Received: num_classes={num_classes!r}"
+        )
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 500:
         raise ValueError(f"steps must be an int in [2, 500]. Received: steps={steps!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -113,8 +126,14 @@ def run_clinic(
     slices = tf.data.Dataset.from_tensor_slices((features, labels.astype("int32")))
     batches = training_inputs.batches(slices, batch_size, seed).repeat()
     recorder = lr_finder.BatchLossRecorder()
-    head.fit(batches, epochs=1, steps_per_epoch=steps, callbacks=[recorder], verbose=0, shuffle=False)
-    rates = np.full(steps, learning_rate) if schedule == "constant" else schedules.learning_rates(rate, steps)
+    head.fit(
+        batches, epochs=1, steps_per_epoch=steps, callbacks=[recorder], verbose=0, shuffle=False
+    )
+    rates = (
+        np.full(steps, learning_rate)
+        if schedule == "constant"
+        else schedules.learning_rates(rate, steps)
+    )
     diagnosis = curve_diagnosis.diagnose(recorder.losses, num_classes=num_classes)
     return ClinicRun(float(learning_rate), schedule, rates, np.array(recorder.losses), diagnosis)
 
@@ -143,7 +162,9 @@ def plot_run(run: ClinicRun, axes=None):
     return axes
 
 
-def build_clinic(features: np.ndarray, labels: np.ndarray, num_classes: int | None = None, seed: int = 0):
+def build_clinic(
+    features: np.ndarray, labels: np.ndarray, num_classes: int | None = None, seed: int = 0
+):
     """Builds the clinic widget: a log-scale rate slider, a schedule menu, a steps slider and a Train button.
 
     Each click trains with `run_clinic` and shows the curve and the diagnosis. The returned box keeps the
@@ -160,17 +181,32 @@ def build_clinic(features: np.ndarray, labels: np.ndarray, num_classes: int | No
     from IPython.display import display
 
     low, high = RATE_EXPONENTS
-    rate = ipywidgets.FloatLogSlider(value=1e-3, base=10, min=low, max=high, step=0.25, description="rate")
+    rate = ipywidgets.FloatLogSlider(
+        value=1e-3, base=10, min=low, max=high, step=0.25, description="rate"
+    )
     schedule = ipywidgets.Dropdown(options=SCHEDULES, value="constant", description="schedule")
     steps = ipywidgets.IntSlider(value=60, min=10, max=200, step=10, description="steps")
     button = ipywidgets.Button(description="Train", button_style="primary")
     verdict = ipywidgets.HTML()
     output = ipywidgets.Output()
-    box = ipywidgets.VBox([ipywidgets.HBox([rate, schedule]), ipywidgets.HBox([steps, button]), verdict, output])
-    box.controls, box.latest_run = {"rate": rate, "schedule": schedule, "steps": steps, "button": button}, None
+    box = ipywidgets.VBox(
+        [ipywidgets.HBox([rate, schedule]), ipywidgets.HBox([steps, button]), verdict, output]
+    )
+    box.controls, box.latest_run = (
+        {"rate": rate, "schedule": schedule, "steps": steps, "button": button},
+        None,
+    )
 
     def train(_=None):
-        run = run_clinic(features, labels, rate.value, schedule.value, steps.value, num_classes=num_classes, seed=seed)
+        run = run_clinic(
+            features,
+            labels,
+            rate.value,
+            schedule.value,
+            steps.value,
+            num_classes=num_classes,
+            seed=seed,
+        )
         box.latest_run = run
         verdict.value = f"<b>{run.diagnosis.verdict}</b>: {'; '.join(run.diagnosis.evidence)}. {run.diagnosis.advice}"
         with output:

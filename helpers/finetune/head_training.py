@@ -1,25 +1,24 @@
-"""A new head trained on cached base features, at several learning rates (lesson 03).
+"""A new head on cached base features: extract the features once, build the head, train it (lessons 03-05).
 
-A frozen base gives the same features every epoch (without augmentation), so they are computed once and each
-learning rate trains only the small head: seconds instead of minutes. `two_phase.fine_tune` caches features for
-the one head it trains inside the two-phase recipe; this module reuses one set of features for a sweep of rates,
-each on a fresh head built like the head of `models.build_mobilenet_v2` (pooled features, dropout, `Dense` logits).
+A frozen base gives the same features every epoch (without augmentation), so they are computed once and the
+head alone trains on them: seconds instead of minutes. The head is built like the head of
+`models.build_mobilenet_v2` (pooled features, dropout, `Dense` logits). `two_phase.fine_tune` and the
+course's sweeps (`helpers.lessons.head_sweep`) train their heads through this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import keras
 import numpy as np
 
-from helpers import optimizers
+from helpers.finetune import optimizers
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-METRICS = HISTORY_KEYS  # what `plot_sweep` can draw
 
 
-def pooled_features(base_model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def pooled_features(
+    base_model: keras.Model, images: np.ndarray, batch_size: int = 64
+) -> np.ndarray:
     """Returns `GlobalAveragePooling2D(base_model(images, training=False))`: the input of the head.
 
     Args:
@@ -41,7 +40,9 @@ def pooled_features(base_model: keras.Model, images: np.ndarray, batch_size: int
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
-        raise ValueError(f"images must have shape (n, height, width, 3) with n >= 1. Received: {images.shape}")
+        raise ValueError(
+            f"images must have shape (n, height, width, 3) with n >= 1. Received: {images.shape}"
+        )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
     feature_maps = base_model.predict(images.astype("float32"), batch_size=batch_size, verbose=0)
@@ -67,7 +68,10 @@ def build_head(num_features: int, num_classes: int, dropout: float = 0.2) -> ker
     >>> build_head(1280, 4).output_shape
     (None, 4)
     """
-    for name, value, minimum in (("num_features", num_features, 1), ("num_classes", num_classes, 2)):
+    for name, value, minimum in (
+        ("num_features", num_features, 1),
+        ("num_classes", num_classes, 2),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
@@ -91,7 +95,9 @@ def check_split(name: str, split) -> tuple[np.ndarray, np.ndarray]:
     [(1, 2), (1,)]
     """
     if not isinstance(split, tuple | list) or len(split) != 2:
-        raise ValueError(f"{name} must be a tuple (features, labels). Received: {type(split).__name__}")
+        raise ValueError(
+            f"{name} must be a tuple (features, labels). Received: {type(split).__name__}"
+        )
     features, labels = np.asarray(split[0], dtype="float32"), np.asarray(split[1])
     if features.ndim != 2 or labels.shape != (len(features),) or len(features) == 0:
         raise ValueError(
@@ -150,14 +156,24 @@ def train_head(
             f"Received: {train_features.shape[1]} and {validation_features.shape[1]}"
         )
     optimizers.check_learning_rate(learning_rate)
-    for name, value, minimum in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
+    for name, value, minimum in (
+        ("epochs", epochs, 1),
+        ("batch_size", batch_size, 1),
+        ("seed", seed, 0),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
     largest_label = int(max(train_labels.max(), validation_labels.max()))
     if num_classes is None:
         num_classes = max(largest_label + 1, 2)
-    elif isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= largest_label:
-        raise ValueError(f"num_classes must be an int above every label. Received: num_classes={num_classes!r}")
+    elif (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int)
+        or num_classes <= largest_label
+    ):
+        raise ValueError(
+            f"num_classes must be an int above every label. Received: num_classes={num_classes!r}"
+        )
     keras.utils.set_random_seed(seed)
     head = build_head(train_features.shape[1], num_classes, dropout=dropout)
     head.compile(
@@ -174,73 +190,3 @@ def train_head(
         verbose=0,
     ).history
     return {key: [float(value) for value in history[key]] for key in HISTORY_KEYS}
-
-
-def sweep_learning_rates(
-    train: tuple[np.ndarray, np.ndarray],
-    validation: tuple[np.ndarray, np.ndarray],
-    learning_rates: Sequence[float] = (1e-1, 1e-2, 1e-3, 1e-4),
-    **options,
-) -> dict[float, dict[str, list[float]]]:
-    """Trains one fresh head per learning rate on the same features (same seed) and returns every history.
-
-    Args:
-        train, validation: tuples `(features, labels)`, as for `train_head`.
-        learning_rates: sequence of floats > 0, all different. Defaults to `(1e-1, 1e-2, 1e-3, 1e-4)`.
-        **options: passed to `train_head` (`epochs`, `batch_size`, `dropout`, `seed`, `num_classes`).
-
-    Returns:
-        A dict from each learning rate (as a float, in the given order) to its `train_head` history.
-
-    Raises:
-        ValueError: if `learning_rates` is empty, repeats a rate, or holds a bad rate.
-
-    Example:
-
-    >>> features, labels = np.eye(2, dtype="float32").repeat(4, axis=0), np.repeat([0, 1], 4)
-    >>> list(sweep_learning_rates((features, labels), (features, labels), [0.1, 0.01], epochs=1))
-    [0.1, 0.01]
-    """
-    if isinstance(learning_rates, str) or not isinstance(learning_rates, Sequence) or not learning_rates:
-        raise ValueError(f"learning_rates must be a non-empty sequence. Received: learning_rates={learning_rates!r}")
-    for rate in learning_rates:
-        optimizers.check_learning_rate(rate)
-    rates = [float(rate) for rate in learning_rates]
-    if len(set(rates)) != len(rates):
-        raise ValueError(f"learning_rates must all differ. Received: learning_rates={list(learning_rates)!r}")
-    return {rate: train_head(train, validation, learning_rate=rate, **options) for rate in rates}
-
-
-def plot_sweep(results: dict[float, dict[str, list[float]]], metric: str = "val_accuracy", ax=None):
-    """Plots one metric per epoch for every learning rate of `sweep_learning_rates`.
-
-    Args:
-        results: dict, the return value of `sweep_learning_rates`.
-        metric: str, one of `METRICS`. Defaults to `"val_accuracy"`.
-        ax: matplotlib Axes or None (the current Axes). Defaults to `None`.
-
-    Returns:
-        The matplotlib Axes, with one line per learning rate.
-
-    Raises:
-        ValueError: if `metric` is not one of `METRICS`.
-
-    Example:
-
-    >>> results = {0.01: {"val_accuracy": [0.5, 0.8]}, 0.001: {"val_accuracy": [0.3, 0.4]}}
-    >>> len(plot_sweep(results).lines)
-    2
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}. Received: metric={metric!r}")
-    ax = plt.gca() if ax is None else ax
-    for learning_rate, history in results.items():
-        values = history[metric]
-        ax.plot(range(1, len(values) + 1), values, marker="o", label=f"{learning_rate:g}")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=f"Head only: {metric.replace('_', ' ')}")
-    ax.legend(title="learning rate")
-    return ax

@@ -68,20 +68,40 @@ def prepare(data, name: str, model: keras.Model, batch_size: int, seed: int | No
         return None, None
     if isinstance(data, tf.data.Dataset):
         spec, batch_shape = data.element_spec, (None, *model.input_shape[1:])
-        if not isinstance(spec, tuple) or len(spec) != 2 or not spec[0].shape.is_compatible_with(batch_shape):
-            raise ValueError(f"{name} must yield batches of (images {batch_shape}, labels). Received: {spec}")
+        if (
+            not isinstance(spec, tuple)
+            or len(spec) != 2
+            or not spec[0].shape.is_compatible_with(batch_shape)
+        ):
+            raise ValueError(
+                f"{name} must yield batches of (images {batch_shape}, labels). Received: {spec}"
+            )
         return data, data
     if not isinstance(data, tuple | list) or len(data) != 2:
-        raise ValueError(f"{name} must be a tf.data.Dataset or a tuple (images, labels). Received: {type(data)}")
+        raise ValueError(
+            f"{name} must be a tf.data.Dataset or a tuple (images, labels). Received: {type(data)}"
+        )
     images, labels = np.asarray(data[0]), np.asarray(data[1])
     if images.shape[1:] != tuple(model.input_shape[1:]):
-        raise ValueError(f"{name} images must have shape (n, *{model.input_shape[1:]}). Received: {images.shape}")
-    if images.dtype == np.uint8 or (images.size and not -1.0 <= images.min() <= images.max() <= 1.0):
-        raise ValueError(f"{name} images must be preprocessed to [-1, 1] (mobilenet_v2.preprocess_input).")
+        raise ValueError(
+            f"{name} images must have shape (n, *{model.input_shape[1:]}). Received: {images.shape}"
+        )
+    if images.dtype == np.uint8 or (
+        images.size and not -1.0 <= images.min() <= images.max() <= 1.0
+    ):
+        raise ValueError(
+            f"{name} images must be preprocessed to [-1, 1] (mobilenet_v2.preprocess_input)."
+        )
     num_classes = model.output_shape[-1]
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name} labels must be ints, one per image. Received: labels of shape {labels.shape}")
+        raise ValueError(
+            f"{name} labels must be ints, one per image. Received: labels of shape {labels.shape}"
+        )
     if len(labels) and not 0 <= labels.min() <= labels.max() < num_classes:
-        raise ValueError(f"{name} labels must be in [0, {num_classes}). Received: {sorted(set(labels.tolist()))}")
-    slices = tf.data.Dataset.from_tensor_slices((images.astype("float32"), labels.astype("int32")))  # one copy
+        raise ValueError(
+            f"{name} labels must be in [0, {num_classes}). Received: {sorted(set(labels.tolist()))}"
+        )
+    slices = tf.data.Dataset.from_tensor_slices(
+        (images.astype("float32"), labels.astype("int32"))
+    )  # one copy
     return batches(slices, batch_size, seed), batches(slices, batch_size, None)

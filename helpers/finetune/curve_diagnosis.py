@@ -11,13 +11,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 VERDICTS = ("diverging", "too high", "too low", "healthy", "overfitting")
-WINDOW_FRACTION = 0.2  # window means span 20% of the curve: batch noise moves them by <= 8% (measured, 40 steps)
-EXPLOSION_FACTOR = 3.0  # diverging: the end level is above 3x the first loss; a good run ends below its start
-REBOUND_FACTOR = 10.0  # diverging: a window mean 10x above the first loss, or the end 10x above the lowest level
-REBOUND_FLOOR = 0.01  # that lowest level counts as at least 1% of the first loss: 1e-5 -> 1e-4 is no alarm
+WINDOW_FRACTION = (
+    0.2  # window means span 20% of the curve: batch noise moves them by <= 8% (measured, 40 steps)
+)
+EXPLOSION_FACTOR = (
+    3.0  # diverging: the end level is above 3x the first loss; a good run ends below its start
+)
+REBOUND_FACTOR = (
+    10.0  # diverging: a window mean 10x above the first loss, or the end 10x above the lowest level
+)
+REBOUND_FLOOR = (
+    0.01  # that lowest level counts as at least 1% of the first loss: 1e-5 -> 1e-4 is no alarm
+)
 SPIKE_FACTOR = 2.0  # too high: one loss above 2x the first (measured: flat and good runs <= 1.34x)
 JUMP_LIMIT = 0.25  # too high: a median step-to-step change of 25% (measured batch noise: 7% to 13%)
-MIN_PROGRESS = 0.1  # too low: the end level above 90% of the start level (measured: rate 1e-6 -8% to +5%)
+MIN_PROGRESS = (
+    0.1  # too low: the end level above 90% of the start level (measured: rate 1e-6 -8% to +5%)
+)
 OVERFIT_FACTOR = 1.1  # overfitting: the last validation loss 10% above its minimum
 # Fresh Dense heads on the bundled MobileNetV2's pooled features started -0.02 to +0.16 nats from ln(num_classes)
 # (2-100 classes, 20 seeds); logits into from_logits=False (the seed's bug) started 0.9-10 above for 4+ classes.
@@ -57,15 +67,23 @@ def _curve(values, name: str, length: int | None = None) -> np.ndarray:
         curve = None if isinstance(values, str) else np.asarray(values, dtype=float)
     except (TypeError, ValueError):
         curve = None
-    if curve is None or curve.ndim != 1 or np.any(curve < 0):  # losses are cross-entropies: never negative
-        raise ValueError(f"{name} must be a 1-D sequence of numbers >= 0. Received: {name}={values!r}")
+    if (
+        curve is None or curve.ndim != 1 or np.any(curve < 0)
+    ):  # losses are cross-entropies: never negative
+        raise ValueError(
+            f"{name} must be a 1-D sequence of numbers >= 0. Received: {name}={values!r}"
+        )
     if curve.size < 2 or length not in (None, curve.size):
         wanted = "at least 2 values" if length is None else f"one value per loss ({length})"
-        raise ValueError(f"{name} must hold {wanted}. Received: {name}={values!r} (length {curve.size})")
+        raise ValueError(
+            f"{name} must hold {wanted}. Received: {name}={values!r} (length {curve.size})"
+        )
     return curve
 
 
-def _explosion(loss: np.ndarray, window: int) -> tuple[str, ...]:  # evidence that a finite curve blew up, or ()
+def _explosion(
+    loss: np.ndarray, window: int
+) -> tuple[str, ...]:  # evidence that a finite curve blew up, or ()
     if len(loss) < window:
         return ()
     smoothed = np.convolve(loss, np.ones(window) / window, mode="valid")
@@ -73,15 +91,24 @@ def _explosion(loss: np.ndarray, window: int) -> tuple[str, ...]:  # evidence th
     floor = max(smoothed[lowest], REBOUND_FLOOR * first)
     if end > EXPLOSION_FACTOR * first or smoothed.max() > REBOUND_FACTOR * first:
         start, peak = int(np.argmax(loss > EXPLOSION_FACTOR * first)), int(np.argmax(loss))
-        passed = f"the loss passed {EXPLOSION_FACTOR:g}x its first value {first:.3g} at step {start}"
-        return passed, f"it reached {loss[peak]:.3g} at step {peak}, {_times(loss[peak] / first)} its first value"
+        passed = (
+            f"the loss passed {EXPLOSION_FACTOR:g}x its first value {first:.3g} at step {start}"
+        )
+        return (
+            passed,
+            f"it reached {loss[peak]:.3g} at step {peak}, {_times(loss[peak] / first)} its first value",
+        )
     if end > REBOUND_FACTOR * floor:
-        return (f"the loss fell to {smoothed[lowest]:.3g} by step {lowest + window - 1}, rose {_times(end / floor)}",)
+        return (
+            f"the loss fell to {smoothed[lowest]:.3g} by step {lowest + window - 1}, rose {_times(end / floor)}",
+        )
     return ()
 
 
 def diagnose(
-    loss: Sequence[float], validation_loss: Sequence[float] | None = None, num_classes: int | None = None
+    loss: Sequence[float],
+    validation_loss: Sequence[float] | None = None,
+    num_classes: int | None = None,
 ) -> Diagnosis:
     """Reads a verdict from a loss curve; the first rule that holds wins (steps count from 0).
 
@@ -109,29 +136,66 @@ def diagnose(
     >>> print(diagnose([2.0, 1.2, 0.7, 0.4, 0.25]))
     healthy: the loss fell 88% (2 -> 0.25), never above its first value; keep this learning rate
     """
-    loss, chance_level = _curve(loss, "loss"), math.nan if num_classes is None else expected_initial_loss(num_classes)
-    validation = None if validation_loss is None else _curve(validation_loss, "validation_loss", len(loss))
-    window, broken = max(1, round(len(loss) * WINDOW_FRACTION)), np.flatnonzero(~np.isfinite(loss))[:1]
+    loss, chance_level = (
+        _curve(loss, "loss"),
+        math.nan if num_classes is None else expected_initial_loss(num_classes),
+    )
+    validation = (
+        None if validation_loss is None else _curve(validation_loss, "validation_loss", len(loss))
+    )
+    window, broken = (
+        max(1, round(len(loss) * WINDOW_FRACTION)),
+        np.flatnonzero(~np.isfinite(loss))[:1],
+    )
     finite = loss[: broken[0]] if broken.size else loss
-    exploded = (*_explosion(finite, window), *(f"the loss is {loss[index]} at step {index}" for index in broken))
+    exploded = (
+        *_explosion(finite, window),
+        *(f"the loss is {loss[index]} at step {index}" for index in broken),
+    )
     if exploded:
         return _verdict("diverging", *exploded)
-    first, start, end, peak = loss[0], loss[:window].mean(), loss[-window:].mean(), int(np.argmax(loss))
+    first, start, end, peak = (
+        loss[0],
+        loss[:window].mean(),
+        loss[-window:].mean(),
+        int(np.argmax(loss)),
+    )
     progress = 1 - end / start if start > 0 else 0.0
     moved = f"the loss {'fell' if progress >= 0 else 'rose'} {abs(progress):.0%} ({start:.3g} -> {end:.3g})"
-    near = bool(abs(end - chance_level) <= INITIAL_LOSS_TOLERANCE)  # False without num_classes (nan)
-    chance = [f"it stays near ln({num_classes}) = {chance_level:.3g}, the loss of uniform guessing"] * near
+    near = bool(
+        abs(end - chance_level) <= INITIAL_LOSS_TOLERANCE
+    )  # False without num_classes (nan)
+    chance = [
+        f"it stays near ln({num_classes}) = {chance_level:.3g}, the loss of uniform guessing"
+    ] * near
     if (spike := loss[peak] / first if first > 0 else 1.0) > SPIKE_FACTOR:
-        return _verdict("too high", f"the loss jumped to {loss[peak]:.3g} at step {peak}, {_times(spike)} its first")
-    jump = float(np.median(np.abs(np.diff(loss)) / np.maximum((loss[1:] + loss[:-1]) / 2, 1e-12)))  # relative
+        return _verdict(
+            "too high",
+            f"the loss jumped to {loss[peak]:.3g} at step {peak}, {_times(spike)} its first",
+        )
+    jump = float(
+        np.median(np.abs(np.diff(loss)) / np.maximum((loss[1:] + loss[:-1]) / 2, 1e-12))
+    )  # relative
     if progress < MIN_PROGRESS and jump >= JUMP_LIMIT:
-        return _verdict("too high", f"the loss moves by a median {jump:.0%} per step", moved, *chance)
+        return _verdict(
+            "too high", f"the loss moves by a median {jump:.0%} per step", moved, *chance
+        )
     if progress < MIN_PROGRESS:
         return _verdict("too low", f"{moved}, less than {MIN_PROGRESS:.0%}", *chance)
-    best = None if validation is None or not np.all(np.isfinite(validation)) else int(np.argmin(validation))
-    if best is not None and validation[-1] > OVERFIT_FACTOR * validation[best] and loss[-1] < loss[best]:
+    best = (
+        None
+        if validation is None or not np.all(np.isfinite(validation))
+        else int(np.argmin(validation))
+    )
+    if (
+        best is not None
+        and validation[-1] > OVERFIT_FACTOR * validation[best]
+        and loss[-1] < loss[best]
+    ):
         lowest = f"validation loss was lowest ({validation[best]:.3g}) at step {best}, ends at {validation[-1]:.3g}"
-        return _verdict("overfitting", lowest, f"training loss kept falling, {loss[best]:.3g} -> {loss[-1]:.3g}")
+        return _verdict(
+            "overfitting", lowest, f"training loss kept falling, {loss[best]:.3g} -> {loss[-1]:.3g}"
+        )
     above = f"at most {_times(spike)}" if spike > 1 else "never above"
     return _verdict("healthy", f"{moved}, {above} its first value")
 
@@ -158,8 +222,12 @@ def diagnose_history(history, num_classes: int | None = None) -> Diagnosis:
     get = curves.get if isinstance(curves, Mapping) else lambda key: getattr(curves, key, None)
     loss, validation = get("loss"), get("val_loss")
     if loss is None:
-        raise ValueError(f"history must be a History, dict or FineTuneHistory with a loss. Received: {history=}")
-    return diagnose(loss, validation if validation is not None and len(validation) else None, num_classes)  # [] = none
+        raise ValueError(
+            f"history must be a History, dict or FineTuneHistory with a loss. Received: {history=}"
+        )
+    return diagnose(
+        loss, validation if validation is not None and len(validation) else None, num_classes
+    )  # [] = none
 
 
 def expected_initial_loss(num_classes: int) -> float:
@@ -178,7 +246,9 @@ def expected_initial_loss(num_classes: int) -> float:
     return math.log(num_classes)
 
 
-def check_initial_loss(initial_loss: float, num_classes: int, tolerance: float = INITIAL_LOSS_TOLERANCE) -> str | None:
+def check_initial_loss(
+    initial_loss: float, num_classes: int, tolerance: float = INITIAL_LOSS_TOLERANCE
+) -> str | None:
     """Checks the loss before training against `ln(num_classes)`, where a freshly initialised head starts.
 
     Args:
@@ -200,10 +270,18 @@ def check_initial_loss(initial_loss: float, num_classes: int, tolerance: float =
     the first loss 6.45 is 5.06 above ln(4) = 1.39, a fresh head's start: ...
     """
     expected = expected_initial_loss(num_classes)
-    number = isinstance(initial_loss, int | float | np.floating) and not isinstance(initial_loss, bool)
+    number = isinstance(initial_loss, int | float | np.floating) and not isinstance(
+        initial_loss, bool
+    )
     if not number or not math.isfinite(initial_loss):
-        raise ValueError(f"initial_loss must be a finite number. Received: initial_loss={initial_loss!r}")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 < tolerance < math.inf:
+        raise ValueError(
+            f"initial_loss must be a finite number. Received: initial_loss={initial_loss!r}"
+        )
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float)
+        or not 0 < tolerance < math.inf
+    ):
         raise ValueError(f"tolerance must be a positive number. Received: tolerance={tolerance!r}")
     gap = float(initial_loss) - expected
     if abs(gap) <= tolerance:
@@ -218,7 +296,9 @@ def check_initial_loss(initial_loss: float, num_classes: int, tolerance: float =
     )
 
 
-def plot_curves(losses_by_label: Mapping[str, Sequence[float]], ax=None, num_classes: int | None = None):
+def plot_curves(
+    losses_by_label: Mapping[str, Sequence[float]], ax=None, num_classes: int | None = None
+):
     """Plots one loss curve per label on a log scale; each legend entry reads "label: verdict".
 
     Args:
@@ -239,10 +319,15 @@ def plot_curves(losses_by_label: Mapping[str, Sequence[float]], ax=None, num_cla
     ['1e-3: healthy', '10: diverging']
     """
     if not isinstance(losses_by_label, Mapping) or not losses_by_label:
-        raise ValueError(f"losses_by_label must be a non-empty mapping. Received: losses_by_label={losses_by_label!r}")
+        raise ValueError(
+            f"losses_by_label must be a non-empty mapping. Received: losses_by_label={losses_by_label!r}"
+        )
     ax = plt.gca() if ax is None else ax
     for label, losses in losses_by_label.items():
-        verdict, values = diagnose(losses, num_classes=num_classes).verdict, np.asarray(losses, dtype=float)
+        verdict, values = (
+            diagnose(losses, num_classes=num_classes).verdict,
+            np.asarray(losses, dtype=float),
+        )
         shown = np.flatnonzero(np.isfinite(values) & (values > 0))
         ax.plot(shown, values[shown], label=f"{label}: {verdict}")
     ax.set(yscale="log", xlabel="step", ylabel="loss (log scale)")

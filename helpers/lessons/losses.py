@@ -30,7 +30,9 @@ class TrainingOutcome(NamedTuple):
     accuracy: float
 
 
-def check_logits_and_labels(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_logits_and_labels(
+    logits: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Returns `logits` as float32 `(samples, num_classes)` and `labels` as int64 `(samples,)`, checked.
 
     On a CPU, TensorFlow rejects a label outside `[0, num_classes)` with a long `InvalidArgumentError`
@@ -55,14 +57,18 @@ def check_logits_and_labels(logits: np.ndarray, labels: np.ndarray) -> tuple[np.
     """
     logits_array = np.asarray(logits, dtype="float32")
     if logits_array.ndim != 2 or logits_array.shape[1] < 2 or not np.all(np.isfinite(logits_array)):
-        raise ValueError(f"logits must be finite with shape (samples, num_classes >= 2). Received: logits={logits!r}")
+        raise ValueError(
+            f"logits must be finite with shape (samples, num_classes >= 2). Received: logits={logits!r}"
+        )
     labels_array = np.asarray(labels)
     num_classes = logits_array.shape[1]
     if labels_array.shape != logits_array.shape[:1]:
         raise ValueError(
             f"labels must hold one label per row of logits ({logits_array.shape[0]}). Received: labels={labels!r}"
         )
-    if not np.issubdtype(labels_array.dtype, np.integer) or np.any((labels_array < 0) | (labels_array >= num_classes)):
+    if not np.issubdtype(labels_array.dtype, np.integer) or np.any(
+        (labels_array < 0) | (labels_array >= num_classes)
+    ):
         raise ValueError(
             f"labels must be ints in [0, num_classes) with num_classes={num_classes}. Received: labels={labels!r}"
         )
@@ -156,9 +162,14 @@ def train_with_each_loss(seed: int = 0, steps: int = 40) -> dict[str, TrainingOu
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.05), loss=loss)
-        repeated = (np.tile(features, (steps, 1)), np.tile(labels, steps))  # one epoch of `steps` full batches
+        repeated = (
+            np.tile(features, (steps, 1)),
+            np.tile(labels, steps),
+        )  # one epoch of `steps` full batches
         model.fit(*repeated, batch_size=len(labels), epochs=1, shuffle=False, verbose=0)
         logits = keras.ops.convert_to_numpy(model(features))
         accuracy = float(np.mean(logits.argmax(axis=1) == labels))
-        outcomes[f"from_logits={from_logits}"] = TrainingOutcome(reference_cross_entropy(logits, labels), accuracy)
+        outcomes[f"from_logits={from_logits}"] = TrainingOutcome(
+            reference_cross_entropy(logits, labels), accuracy
+        )
     return outcomes

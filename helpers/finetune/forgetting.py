@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from helpers import head_training
+from helpers.finetune import head_training
 
 WeightSnapshot = dict[str, list[np.ndarray]]
 _STATISTICS = (
@@ -85,9 +85,13 @@ def relative_drift(before: WeightSnapshot, model: keras.Model) -> dict[str, floa
         old = np.concatenate([weight.ravel() for weight in before[layer.name]])
         new = np.concatenate([weight.numpy().ravel() for weight in _learnable_weights(layer)])
         if old.shape != new.shape:
-            raise ValueError(f"before[{layer.name!r}] has {old.size} values but the layer has {new.size}.")
+            raise ValueError(
+                f"before[{layer.name!r}] has {old.size} values but the layer has {new.size}."
+            )
         scale = np.linalg.norm(old)
-        drift[layer.name] = float(np.linalg.norm(new - old) / scale) if scale > 0 else float(np.linalg.norm(new))
+        drift[layer.name] = (
+            float(np.linalg.norm(new - old) / scale) if scale > 0 else float(np.linalg.norm(new))
+        )
     return drift
 
 
@@ -124,7 +128,9 @@ def batchnorm_statistics(model: keras.Model) -> dict[str, list[np.ndarray]]:
     }
 
 
-def batchnorm_layers_moved(before: dict[str, list[np.ndarray]], after: dict[str, list[np.ndarray]]) -> list[str]:
+def batchnorm_layers_moved(
+    before: dict[str, list[np.ndarray]], after: dict[str, list[np.ndarray]]
+) -> list[str]:
     """Names the BatchNormalization layers whose moving mean or variance changed at all.
 
     Args:
@@ -152,7 +158,9 @@ def batchnorm_layers_moved(before: dict[str, list[np.ndarray]], after: dict[str,
     return [
         name
         for name in before
-        if not all(np.array_equal(old, new) for old, new in zip(before[name], after[name], strict=True))
+        if not all(
+            np.array_equal(old, new) for old, new in zip(before[name], after[name], strict=True)
+        )
     ]
 
 
@@ -183,7 +191,11 @@ def source_accuracy(
     Raises:
         ValueError: if shapes disagree or labels are outside the source classes.
     """
-    source_kernel, source_bias, labels = np.asarray(source_kernel), np.asarray(source_bias), np.asarray(labels)
+    source_kernel, source_bias, labels = (
+        np.asarray(source_kernel),
+        np.asarray(source_bias),
+        np.asarray(labels),
+    )
     if source_kernel.ndim != 2 or source_bias.shape != (source_kernel.shape[1],):
         raise ValueError(
             "source_kernel must be (features, classes) and source_bias (classes,). "
@@ -218,7 +230,9 @@ def plot_drift(drift_by_run: dict[str, dict[str, float]], ax=None):
         _, ax = plt.subplots(figsize=(8, 3.5))
     for label, drift in drift_by_run.items():
         values = np.array(list(drift.values()))
-        ax.plot(np.arange(len(values)), np.where(values > 0, values, np.nan), marker=".", label=label)
+        ax.plot(
+            np.arange(len(values)), np.where(values > 0, values, np.nan), marker=".", label=label
+        )
     ax.set_yscale("log")
     ax.set_xlabel("layer (input → output)")
     ax.set_ylabel("relative weight change")

@@ -12,10 +12,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import optimizers
+from helpers.finetune import optimizers
 
 
-def _check(name: str, value, is_valid=lambda value: value > 0, wanted: str = "a positive, finite number") -> None:
+def _check(
+    name: str, value, is_valid=lambda value: value > 0, wanted: str = "a positive, finite number"
+) -> None:
     number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if not number or not is_valid(value):
         raise ValueError(f"{name} must be {wanted}. Received: {name}={value!r}")
@@ -65,10 +67,17 @@ def warmup_cosine(
     below_total = lambda value: isinstance(value, int) and 0 <= value < total_steps  # noqa: E731
     _check("warmup_steps", warmup_steps, below_total, f"an int in [0, total_steps={total_steps})")
     in_range = lambda value: 0 <= value <= peak_learning_rate  # noqa: E731
-    _check("initial_learning_rate", initial_learning_rate, in_range, "a number in [0, peak_learning_rate]")
+    _check(
+        "initial_learning_rate",
+        initial_learning_rate,
+        in_range,
+        "a number in [0, peak_learning_rate]",
+    )
     _check("final_fraction", final_fraction, lambda value: 0 <= value <= 1, "a number in [0, 1]")
     return keras.optimizers.schedules.CosineDecay(
-        float(initial_learning_rate),  # a float: Keras gives the whole schedule this value's dtype (0 -> int32)
+        float(
+            initial_learning_rate
+        ),  # a float: Keras gives the whole schedule this value's dtype (0 -> int32)
         decay_steps=total_steps - warmup_steps,
         alpha=float(final_fraction),
         warmup_target=float(peak_learning_rate),
@@ -120,24 +129,45 @@ class OneCycle(optimizers.Schedule):
             _check(key, value)
         _check("final_div_factor", final_div_factor)
         _check_steps("total_steps", total_steps)
-        _check("warmup_fraction", warmup_fraction, lambda value: 0 < value < 1, "a number in (0, 1)")
-        if warmup_fraction * total_steps <= 1:  # the peak step, this minus 1, must come after step 0
-            raise ValueError(f"warmup_fraction * total_steps must be > 1. Received: {warmup_fraction=}, {total_steps=}")
-        self.max_learning_rate, self.total_steps, self.warmup_fraction = max_learning_rate, total_steps, warmup_fraction
+        _check(
+            "warmup_fraction", warmup_fraction, lambda value: 0 < value < 1, "a number in (0, 1)"
+        )
+        if (
+            warmup_fraction * total_steps <= 1
+        ):  # the peak step, this minus 1, must come after step 0
+            raise ValueError(
+                f"warmup_fraction * total_steps must be > 1. Received: {warmup_fraction=}, {total_steps=}"
+            )
+        self.max_learning_rate, self.total_steps, self.warmup_fraction = (
+            max_learning_rate,
+            total_steps,
+            warmup_fraction,
+        )
         self.div_factor, self.final_div_factor, self.name = div_factor, final_div_factor, name
 
     def __call__(self, step):
         initial = self.max_learning_rate / self.div_factor
         peak, last = self.warmup_fraction * self.total_steps - 1, self.total_steps - 1
-        step = keras.ops.minimum(keras.ops.cast(step, "float32"), last)  # constant after the last step
+        step = keras.ops.minimum(
+            keras.ops.cast(step, "float32"), last
+        )  # constant after the last step
         rising = step <= peak
         fraction = keras.ops.where(rising, step / peak, (step - peak) / (last - peak))
         start = keras.ops.where(rising, initial, self.max_learning_rate)
         end = keras.ops.where(rising, self.max_learning_rate, initial / self.final_div_factor)
-        return end + (start - end) * keras.ops.cos(math.pi / 2.0 * fraction) ** 2  # = (1 + cos(pi * f)) / 2
+        return (
+            end + (start - end) * keras.ops.cos(math.pi / 2.0 * fraction) ** 2
+        )  # = (1 + cos(pi * f)) / 2
 
     def get_config(self) -> dict:
-        keys = ("max_learning_rate", "total_steps", "warmup_fraction", "div_factor", "final_div_factor", "name")
+        keys = (
+            "max_learning_rate",
+            "total_steps",
+            "warmup_fraction",
+            "div_factor",
+            "final_div_factor",
+            "name",
+        )
         return {key: getattr(self, key) for key in keys}
 
 
@@ -160,10 +190,16 @@ def learning_rates(schedule: optimizers.Schedule, num_steps: int) -> np.ndarray:
     [0.01, 0.01, 0.001]
     """
     if not callable(schedule):
-        raise ValueError(f"schedule must be a Keras LearningRateSchedule. Received: schedule={schedule!r}")
+        raise ValueError(
+            f"schedule must be a Keras LearningRateSchedule. Received: schedule={schedule!r}"
+        )
     _check_steps("num_steps", num_steps)
-    rate_at = tf.function(schedule, input_signature=[tf.TensorSpec([], tf.int64)])  # one trace, fast steps
-    return np.array([float(rate_at(tf.constant(step, tf.int64))) for step in range(num_steps)], dtype=np.float64)
+    rate_at = tf.function(
+        schedule, input_signature=[tf.TensorSpec([], tf.int64)]
+    )  # one trace, fast steps
+    return np.array(
+        [float(rate_at(tf.constant(step, tf.int64))) for step in range(num_steps)], dtype=np.float64
+    )
 
 
 def plot_schedule(schedule_or_mapping, num_steps: int, ax=None, log_scale: bool = False):
@@ -191,7 +227,9 @@ def plot_schedule(schedule_or_mapping, num_steps: int, ax=None, log_scale: bool 
     import matplotlib.pyplot as plt
 
     one = not isinstance(schedule_or_mapping, dict)
-    mapping = {type(schedule_or_mapping).__name__: schedule_or_mapping} if one else schedule_or_mapping
+    mapping = (
+        {type(schedule_or_mapping).__name__: schedule_or_mapping} if one else schedule_or_mapping
+    )
     ax = plt.gca() if ax is None else ax
     for label, schedule in mapping.items():
         ax.plot(np.arange(num_steps), learning_rates(schedule, num_steps), label=str(label))
@@ -224,15 +262,23 @@ class LearningRateLogger(keras.callbacks.Callback):
     def __init__(self, log_dir: str | os.PathLike | None = None):
         super().__init__()
         if log_dir is not None and not isinstance(log_dir, str | os.PathLike):
-            raise ValueError(f"log_dir must be a str, a path or None. Received: log_dir={log_dir!r}")
+            raise ValueError(
+                f"log_dir must be a str, a path or None. Received: log_dir={log_dir!r}"
+            )
         self.log_dir, self.learning_rates = log_dir, []
-        self._writer = None if log_dir is None else tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+        self._writer = (
+            None
+            if log_dir is None
+            else tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+        )
 
     def on_train_batch_begin(self, batch, logs=None):
         self.learning_rates.append(optimizers.learning_rate_of(self.model.optimizer))
         if self._writer is not None:
             with self._writer.as_default():
-                tf.summary.scalar("learning_rate", self.learning_rates[-1], step=len(self.learning_rates))
+                tf.summary.scalar(
+                    "learning_rate", self.learning_rates[-1], step=len(self.learning_rates)
+                )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.learning_rates:

@@ -23,7 +23,9 @@ SUGGESTIONS = ("valley", "steepest", "minimum_tenth")
 SKIPPED_LAST_STEPS = 5  # fastai's lr_find drops the last 5 recorded steps before suggesting
 
 
-def exponential_rates(start_learning_rate: float, end_learning_rate: float, num_steps: int) -> np.ndarray:
+def exponential_rates(
+    start_learning_rate: float, end_learning_rate: float, num_steps: int
+) -> np.ndarray:
     """Returns the range test's rates: `start * (end / start) ** (step / (num_steps - 1))` for each step.
 
     The first step uses `start_learning_rate` and the last exactly `end_learning_rate`.
@@ -44,9 +46,18 @@ def exponential_rates(start_learning_rate: float, end_learning_rate: float, num_
     >>> exponential_rates(1e-3, 1e-1, 3).round(6).tolist()
     [0.001, 0.01, 0.1]
     """
-    for name, value in (("start_learning_rate", start_learning_rate), ("end_learning_rate", end_learning_rate)):
-        if isinstance(value, bool) or not isinstance(value, float | int) or not 0 < value < float("inf"):
-            raise ValueError(f"{name} must be a positive, finite number. Received: {name}={value!r}")
+    for name, value in (
+        ("start_learning_rate", start_learning_rate),
+        ("end_learning_rate", end_learning_rate),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, float | int)
+            or not 0 < value < float("inf")
+        ):
+            raise ValueError(
+                f"{name} must be a positive, finite number. Received: {name}={value!r}"
+            )
     if end_learning_rate <= start_learning_rate:
         raise ValueError(
             "end_learning_rate must be larger than start_learning_rate. "
@@ -83,7 +94,9 @@ def smooth(losses: Sequence[float], beta: float = 0.98) -> np.ndarray:
     """
     losses = np.asarray(losses, dtype="float64")
     if losses.ndim != 1:
-        raise ValueError(f"losses must be a one-dimensional sequence. Received: shape {losses.shape}")
+        raise ValueError(
+            f"losses must be a one-dimensional sequence. Received: shape {losses.shape}"
+        )
     if isinstance(beta, bool) or not isinstance(beta, float | int) or not 0 <= beta < 1:
         raise ValueError(f"beta must be a number in [0, 1). Received: beta={beta!r}")
     average, smoothed = 0.0, np.empty_like(losses)
@@ -178,7 +191,12 @@ def suggest(learning_rates, smoothed_losses, num_steps: int | None = None) -> di
 
 
 def plot_range_test(
-    learning_rates, losses, smoothed_losses, suggestions: dict[str, float] | None = None, ax=None, label: str = ""
+    learning_rates,
+    losses,
+    smoothed_losses,
+    suggestions: dict[str, float] | None = None,
+    ax=None,
+    label: str = "",
 ):
     """Plots a range test on a log axis: raw batch losses faintly, the smoothed loss, and the suggestions.
 
@@ -204,14 +222,31 @@ def plot_range_test(
     ax = plt.gca() if ax is None else ax
     learning_rates = np.asarray(learning_rates, dtype="float64")
     finite = np.isfinite(smoothed_losses)
-    (line,) = ax.plot(learning_rates[finite], np.asarray(smoothed_losses)[finite], label=f"{label} smoothed".strip())
-    ax.plot(learning_rates, losses, color=line.get_color(), alpha=0.25, label=f"{label} batch losses".strip())
+    (line,) = ax.plot(
+        learning_rates[finite],
+        np.asarray(smoothed_losses)[finite],
+        label=f"{label} smoothed".strip(),
+    )
+    ax.plot(
+        learning_rates,
+        losses,
+        color=line.get_color(),
+        alpha=0.25,
+        label=f"{label} batch losses".strip(),
+    )
     markers = {"valley": "o", "steepest": "v", "minimum_tenth": "s"}
     for name, rate in (suggestions or {}).items():
-        value = np.interp(np.log(rate), np.log(learning_rates[finite]), np.asarray(smoothed_losses)[finite])
+        value = np.interp(
+            np.log(rate), np.log(learning_rates[finite]), np.asarray(smoothed_losses)[finite]
+        )
         ax.plot([rate], [value], linestyle="none", marker=markers.get(name, "x"), color=line.get_color(),
                 markersize=8, label=f"{label} {name}: {rate:.1e}".strip())  # fmt: skip
     top = np.nanmax(np.asarray(smoothed_losses)[finite][: max(1, len(learning_rates) // 2)])
-    ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss", ylim=(None, 2 * top if top > 0 else None))
+    ax.set(
+        xscale="log",
+        xlabel="learning rate (log scale)",
+        ylabel="loss",
+        ylim=(None, 2 * top if top > 0 else None),
+    )
     ax.legend(fontsize="small")
     return ax

@@ -11,7 +11,7 @@ checks every notebook starts with exactly this cell.
 
 from __future__ import annotations
 
-from helpers import course
+from helpers.lessons import course
 
 _SETUP_CELL_TEMPLATE = """\
 # Course setup: the same cell opens every lesson (written by scripts/notebook_tool.py; edit it there).
@@ -21,27 +21,28 @@ import subprocess
 import sys
 from importlib.util import find_spec
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # silence TensorFlow's C++ logging before it loads
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN banner; reproducible CPU arithmetic
+# Silence TensorFlow's C++ logging and the oneDNN banner before TensorFlow loads.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 COURSE_REPOSITORY_URL = "{repository_url}"
 COURSE_REF = "{course_ref}"  # the release whose helpers match these lessons
 
+# A file only the course's root folder holds:
+MARKER = pathlib.Path("helpers", "lessons", "course.py")
+
 folders = [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]
-course_root = next((folder for folder in folders if (folder / "helpers" / "course.py").is_file()), None)
+course_root = next((folder for folder in folders if (folder / MARKER).is_file()), None)
 if course_root is None and find_spec("google.colab") is not None:
     course_root = pathlib.Path("{colab_folder}")
     if not (course_root / "helpers").is_dir():
-        subprocess.run(
-            ["git", "clone", "--quiet", "--depth=1", "--branch", COURSE_REF, COURSE_REPOSITORY_URL, str(course_root)],
-            check=True,
-            timeout=120,
-        )
+        clone = ["git", "clone", "--quiet", "--depth=1", "--branch", COURSE_REF]
+        subprocess.run([*clone, COURSE_REPOSITORY_URL, str(course_root)], check=True, timeout=120)
 if course_root is None:
-    raise RuntimeError("Cannot find the course's helpers/ folder: open this lesson with `make lab` or in Colab.")
+    raise RuntimeError("Cannot find the course's helpers/ folder: open the lesson with `make lab`.")
 if str(course_root) not in sys.path:
     sys.path.insert(0, str(course_root))
 
-from helpers import course
+from helpers.lessons import course
 
 print(course.setup(seed={seed}))"""
 
@@ -57,7 +58,7 @@ def source() -> str:
     Example:
 
     >>> cell = source()
-    >>> cell.index("TF_CPP_MIN_LOG_LEVEL") < cell.index("from helpers import course")
+    >>> cell.index("TF_CPP_MIN_LOG_LEVEL") < cell.index("from helpers.lessons import course")
     True
     """
     return _SETUP_CELL_TEMPLATE.format(

@@ -21,10 +21,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import lr_suggestions, training_inputs
+from helpers.finetune import lr_suggestions, training_inputs
 
 MAX_STEPS = 100  # at most this many steps (and batches): the test must stay a quick look
-DIVERGENCE_FACTOR = 4.0  # stop once the smoothed loss passes 4x the best smoothed loss so far (fastai)
+DIVERGENCE_FACTOR = (
+    4.0  # stop once the smoothed loss passes 4x the best smoothed loss so far (fastai)
+)
 SMOOTHING = 0.98  # beta of the debiased exponential moving average (fastai)
 
 
@@ -32,17 +34,26 @@ SMOOTHING = 0.98  # beta of the debiased exponential moving average (fastai)
 class RangeTestResult:
     """What a range test recorded, one entry per step it ran, and the rates it suggests."""
 
-    learning_rates: np.ndarray  # the rate each step used (float64; the optimizer holds it as float32)
+    learning_rates: (
+        np.ndarray
+    )  # the rate each step used (float64; the optimizer holds it as float32)
     losses: np.ndarray  # each batch's own loss, not Keras's running mean
     smoothed_losses: np.ndarray  # debiased exponential moving average of `losses`
     num_steps: int  # the steps asked for; `len(losses)` is smaller when the test stopped early
     stopped_early: bool  # True when the loss diverged (or became NaN/inf) before the last step
-    suggestions: dict[str, float]  # "valley", "steepest", "minimum_tenth"; empty when too few steps were usable
+    suggestions: dict[
+        str, float
+    ]  # "valley", "steepest", "minimum_tenth"; empty when too few steps were usable
 
     def plot(self, ax=None, label: str = ""):
         """Plots the test with `lr_suggestions.plot_range_test` and returns the Axes."""
         return lr_suggestions.plot_range_test(
-            self.learning_rates, self.losses, self.smoothed_losses, self.suggestions, ax=ax, label=label
+            self.learning_rates,
+            self.losses,
+            self.smoothed_losses,
+            self.suggestions,
+            ax=ax,
+            label=label,
         )
 
 
@@ -73,7 +84,9 @@ class RangeTestCallback(BatchLossRecorder):
         divergence_factor: float > 1, stop when the smoothed loss exceeds this times its best. Defaults to 4.
     """
 
-    def __init__(self, learning_rates, beta: float = SMOOTHING, divergence_factor: float = DIVERGENCE_FACTOR):
+    def __init__(
+        self, learning_rates, beta: float = SMOOTHING, divergence_factor: float = DIVERGENCE_FACTOR
+    ):
         super().__init__()
         self.planned_rates = [float(rate) for rate in learning_rates]
         self.beta, self.divergence_factor = beta, divergence_factor
@@ -102,7 +115,9 @@ def _training_batches(data, model: keras.Model, batch_size: int, seed: int) -> t
     if isinstance(data, tf.data.Dataset):
         return data.repeat()
     if not isinstance(data, tuple | list) or len(data) != 2:
-        raise ValueError(f"data must be a tf.data.Dataset or a tuple (inputs, labels). Received: {type(data)}")
+        raise ValueError(
+            f"data must be a tf.data.Dataset or a tuple (inputs, labels). Received: {type(data)}"
+        )
     inputs, labels = np.asarray(data[0], dtype="float32"), np.asarray(data[1])
     if inputs.shape[1:] != tuple(model.input_shape[1:]) or len(inputs) == 0:
         raise ValueError(
@@ -110,9 +125,13 @@ def _training_batches(data, model: keras.Model, batch_size: int, seed: int) -> t
         )
     num_classes = model.output_shape[-1]
     if labels.shape != (len(inputs),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"data labels must be ints, one per input. Received: labels of shape {labels.shape}")
+        raise ValueError(
+            f"data labels must be ints, one per input. Received: labels of shape {labels.shape}"
+        )
     if not 0 <= labels.min() <= labels.max() < num_classes:
-        raise ValueError(f"data labels must be in [0, {num_classes}). Received: {sorted(set(labels.tolist()))}")
+        raise ValueError(
+            f"data labels must be in [0, {num_classes}). Received: {sorted(set(labels.tolist()))}"
+        )
     slices = tf.data.Dataset.from_tensor_slices((inputs, labels.astype("int32")))
     return training_inputs.batches(slices, batch_size, seed).repeat()
 
@@ -120,8 +139,12 @@ def _training_batches(data, model: keras.Model, batch_size: int, seed: int) -> t
 def _check_model(model: keras.Model) -> None:
     optimizer = getattr(model, "optimizer", None)
     if not isinstance(model, keras.Model) or not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise ValueError(f"model must be a compiled keras.Model (call model.compile first). Received: {model!r}")
-    if isinstance(optimizer.get_config()["learning_rate"], dict):  # a serialized LearningRateSchedule
+        raise ValueError(
+            f"model must be a compiled keras.Model (call model.compile first). Received: {model!r}"
+        )
+    if isinstance(
+        optimizer.get_config()["learning_rate"], dict
+    ):  # a serialized LearningRateSchedule
         raise ValueError(
             "model's optimizer follows a schedule; the range test sets the rate itself. Compile with a float "
             f"learning rate. Received: learning_rate={optimizer.get_config()['learning_rate']}"
@@ -184,15 +207,25 @@ def find_learning_rate(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
     lr_suggestions.smooth([], beta)  # checks beta
-    if isinstance(divergence_factor, bool) or not isinstance(divergence_factor, float | int) or divergence_factor <= 1:
-        raise ValueError(f"divergence_factor must be a number > 1. Received: divergence_factor={divergence_factor!r}")
+    if (
+        isinstance(divergence_factor, bool)
+        or not isinstance(divergence_factor, float | int)
+        or divergence_factor <= 1
+    ):
+        raise ValueError(
+            f"divergence_factor must be a number > 1. Received: divergence_factor={divergence_factor!r}"
+        )
     _check_model(model)
     batches = _training_batches(data, model, batch_size, seed)
 
     optimizer = model.optimizer
-    if not optimizer.built:  # build now, so the state saved below is the state training would start from
+    if (
+        not optimizer.built
+    ):  # build now, so the state saved below is the state training would start from
         optimizer.build(model.trainable_variables)
-    saved = [(variable, variable.numpy().copy()) for variable in [*model.variables, *optimizer.variables]]
+    saved = [
+        (variable, variable.numpy().copy()) for variable in [*model.variables, *optimizer.variables]
+    ]
     callback = RangeTestCallback(rates, beta, divergence_factor)
     try:
         model.fit(
@@ -210,6 +243,10 @@ def find_learning_rate(
     learning_rates = np.array(callback.learning_rates)
     try:
         suggestions = lr_suggestions.suggest(learning_rates, smoothed, num_steps)
-    except ValueError:  # stopped within the first steps: the curve says "lower the start", not a rate
+    except (
+        ValueError
+    ):  # stopped within the first steps: the curve says "lower the start", not a rate
         suggestions = {}
-    return RangeTestResult(learning_rates, losses, smoothed, num_steps, callback.stopped_early, suggestions)
+    return RangeTestResult(
+        learning_rates, losses, smoothed, num_steps, callback.stopped_early, suggestions
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import random
 import sys
 import warnings
@@ -22,6 +23,8 @@ from typing import TypeVar
 import numpy as np
 
 # Where the course lives; the setup cell clones it from here in a fresh Colab runtime.
+# The course repository's root folder: data/, notebooks/ and helpers/ sit here.
+COURSE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 REPOSITORY_URL = "https://github.com/gentle-fine-tuning/gentle-fine-tuning.git"
 # The git ref Colab fetches: a release tag, so a lesson and its helpers always match.
 COURSE_REF = "v0.1.0"

@@ -49,7 +49,9 @@ def is_reachable(host: str, port: int = 443, timeout: float = REACHABILITY_TIMEO
     False
     """
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds. Received: timeout={timeout!r}")
+        raise ValueError(
+            f"timeout must be a positive number of seconds. Received: timeout={timeout!r}"
+        )
     outcome = []
 
     def connect() -> None:

@@ -13,7 +13,7 @@ import pathlib
 
 import numpy as np
 
-from helpers import network
+from helpers.lessons import network
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -63,7 +63,9 @@ def to_dataset(
     images, labels = np.asarray(images), np.asarray(labels)
     batch_size = _check_int("batch_size", batch_size, 1)
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must have shape (n, height, width, 3). Received: images.shape={images.shape}")
+        raise ValueError(
+            f"images must have shape (n, height, width, 3). Received: images.shape={images.shape}"
+        )
     if labels.ndim != 1 or len(labels) != len(images):
         raise ValueError(
             f"labels must be 1-D with one label per image ({len(images)}). Received: labels.shape={labels.shape}"
@@ -73,7 +75,9 @@ def to_dataset(
     if num_classes is not None:
         num_classes = _check_int("num_classes", num_classes, 1)
         if len(labels) and labels.max() >= num_classes:
-            raise ValueError(f"labels must be below num_classes={num_classes}. Received: labels.max()={labels.max()}")
+            raise ValueError(
+                f"labels must be below num_classes={num_classes}. Received: labels.max()={labels.max()}"
+            )
     dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
@@ -85,7 +89,9 @@ def to_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-FLOWERS_URL = "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
+FLOWERS_URL = (
+    "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
+)
 FLOWERS_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 OFFLINE_MESSAGE = (
     "Cannot reach {host} within {timeout:g} s, so the flower photos cannot be downloaded. "
@@ -138,17 +144,26 @@ def download_flowers(cache_dir: str | None = None, timeout: float = 3.0) -> path
     if cached is not None:
         return cached
     host = urllib.parse.urlsplit(FLOWERS_URL).hostname
-    if not (cache / "datasets" / "flower_photos_archive").exists() and not network.is_reachable(host, timeout=timeout):
+    if not (cache / "datasets" / "flower_photos_archive").exists() and not network.is_reachable(
+        host, timeout=timeout
+    ):
         raise ConnectionError(OFFLINE_MESSAGE.format(host=host, timeout=timeout))
-    extracted = keras.utils.get_file("flower_photos", origin=FLOWERS_URL, extract=True, cache_dir=str(cache))
+    extracted = keras.utils.get_file(
+        "flower_photos", origin=FLOWERS_URL, extract=True, cache_dir=str(cache)
+    )
     folder = _find_photos_folder(extracted)
     if folder is None:
-        raise ConnectionError(f"The flower archive at {extracted} holds no folders named {FLOWERS_CLASSES}.")
+        raise ConnectionError(
+            f"The flower archive at {extracted} holds no folders named {FLOWERS_CLASSES}."
+        )
     return folder
 
 
 def load_flowers(
-    image_size: int = 96, validation_fraction: float = 0.2, seed: int = 0, cache_dir: str | None = None
+    image_size: int = 96,
+    validation_fraction: float = 0.2,
+    seed: int = 0,
+    cache_dir: str | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], tuple[str, ...]]:
     """Loads the TF flower photos (5 classes, 3,670 photos) as resized uint8 arrays.
 
