@@ -80,7 +80,13 @@ def compare(
         target_task.NUM_CLASSES, data.train[0].shape[1]
     )
     two_phase.fine_tune(
-        head_model, base_model, data.train, head_epochs=head_epochs, fine_tune_epochs=0, seed=seed
+        head_model,
+        base_model,
+        data.train,
+        head_epochs=head_epochs,
+        fine_tune_epochs=0,
+        seed=seed,
+        verbose=course.fit_verbosity(),
     )
     outcomes = [
         _measure(head_model, data, "head only", forgetting.snapshot(base_model), source_head)
@@ -100,6 +106,7 @@ def compare(
                 data.train,
                 head_epochs=0,
                 fine_tune_epochs=fine_tune_epochs,
+                verbose=course.fit_verbosity(),
                 **options,
             )
         label = f"{learning_rate:g}" + ("" if top_layers is None else f", top {top_layers}")
