@@ -5,16 +5,17 @@ import sys
 
 import pytest
 
-os.environ.setdefault(
-    "TF_CPP_MIN_LOG_LEVEL", "3"
-)  # no absl/C++ noise in test output or nbval comparisons
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # no oneDNN banner; reproducible CPU arithmetic
-os.environ.setdefault("MPLBACKEND", "Agg")  # plotting tests draw off-screen
+# No absl/C++ noise in test output or nbval comparisons.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# No oneDNN banner; reproducible CPU arithmetic.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# Plotting tests draw off-screen.
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(autouse=True)
 def close_figures():
-    """Closes every matplotlib figure after each test and doctest, so no example draws on another's Axes."""
+    """Closes every matplotlib figure after each test and doctest, so none draws on another's."""
     yield
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")

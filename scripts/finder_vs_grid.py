@@ -1,14 +1,15 @@
-"""Does the range test find a good rate? Compares its suggestions with a grid search, both phases, 3 seeds.
+"""Compares the range test's rates with a grid search, both phases, 3 seeds (lesson 05 quotes it).
 
-On the offline default (the bundled base, the 4 target shape classes, 30 training images per class, a held-out
-set of 200), for each seed and phase it trains at every rate of a half-decade log grid, keeps the rate with the
-lowest held-out loss, runs the range test from the same starting point and trains once more at the valley
-rate. See `helpers/finder_check.py` for the procedure. Writes `data/finder_vs_grid.json` (lesson 05 and the
-README quote it) with its card `data/finder_vs_grid_card.md`, and prints the table.
+On the offline default (the bundled base, the 4 target shape classes, 30 training images per
+class, a held-out set of 200), for each seed and phase it trains at every rate of a half-decade
+log grid, keeps the rate with the lowest held-out loss, runs the range test from the same starting
+point and trains once more at the valley rate. See `helpers/lessons/finder_check.py` for the
+procedure. Writes `data/finder_vs_grid.json` (lesson 05 and the README quote it) with its card
+`data/finder_vs_grid_card.md`, and prints the table.
 
 Usage (from the repository root; about 10 minutes on 2 CPU cores):
     python scripts/finder_vs_grid.py
-    python scripts/finder_vs_grid.py --seeds 0 --phases 1 --output /tmp/trial.json   # a quick trial
+    python scripts/finder_vs_grid.py --seeds 0 --phases 1 --output /tmp/trial.json  # a quick trial
     python scripts/finder_vs_grid.py --card-only   # rewrite the card from the stored JSON
 """
 
@@ -29,6 +30,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY_ROOT))
 
+from helpers.finetune import validation  # noqa: E402
 from helpers.lessons import course, finder_check, target_task  # noqa: E402
 
 SETTINGS = {
@@ -38,21 +40,24 @@ SETTINGS = {
     "head_epochs": 10,
     "phase_two_epochs": 3,
 }
-RESULTS_PATH = REPOSITORY_ROOT / "data" / "finder_vs_grid.json"
 CARD = """# Finder versus grid search: stored results of `scripts/finder_vs_grid.py`
 
-Written by `scripts/finder_vs_grid.py` (`--card-only` rewrites this card from the JSON); do not edit by hand.
-`finder_vs_grid.json` holds, for each phase and seed, the grid of rates, the held-out loss after training at
-each, the grid-best rate, the range test's three suggestions and the held-out loss at the valley rate.
+Written by `scripts/finder_vs_grid.py` (`--card-only` rewrites this card from the JSON); do not
+edit by hand. `finder_vs_grid.json` holds, for each phase and seed, the grid of rates, the
+held-out loss after training at each, the grid-best rate, the range test's three suggestions and
+the held-out loss at the valley rate.
 
-## Procedure (`helpers/finder_check.py`)
-- Data: `target_task.prepare_data({images_per_class}, test_count={test_count}, seed=seed)`: the bundled
-  base's target task, {images_per_class} training images per class, {test_count} held-out images; seeds 0, 1, 2.
+## Procedure (`helpers/lessons/finder_check.py`)
+- Data: `target_task.prepare_data({images_per_class}, test_count={test_count}, seed=seed)`: the
+  bundled base's target task, {images_per_class} training images per class, {test_count} held-out
+  images; seeds 0, 1, 2.
 - Phase 1: a fresh head (Adam) on cached base features, {phase_one_epochs} epochs per grid rate,
   grid 1e-5 .. 1 in half decades; the range test on a fresh head with the same seed.
-- Phase 2: a head trained {head_epochs} epochs at 1e-3, then the unfrozen base (BatchNormalization frozen),
-  {phase_two_epochs} epochs per grid rate, grid 1e-6 .. 1e-2 in half decades; the range test on the same start.
-- Grid-best: the lowest held-out loss. Range test: 1e-7 to 10, 100 steps, batch 32, beta 0.98, stop at 4x.
+- Phase 2: a head trained {head_epochs} epochs at 1e-3, then the unfrozen base (BatchNormalization
+  frozen), {phase_two_epochs} epochs per grid rate, grid 1e-6 .. 1e-2 in half decades; the range
+  test on the same start.
+- Grid-best: the lowest held-out loss. Range test: 1e-7 to 10, 100 steps, batch 32, beta 0.98,
+  stop at 4x.
 
 ## Run
 - Machine: {machine}; {minutes} minutes.
@@ -64,46 +69,74 @@ each, the grid-best rate, the range test's three suggestions and the held-out lo
 """
 
 
-def main() -> None:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parses the command line; a negative seed ends the script with its message.
+
+    Args:
+        argv: list of str or None, the arguments (`None`: `sys.argv[1:]`). Defaults to `None`.
+
+    Returns:
+        The parsed options.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--phases", type=int, nargs="+", default=[1, 2], choices=[1, 2])
-    parser.add_argument("--output", type=pathlib.Path, default=RESULTS_PATH)
+    parser.add_argument("--output", type=pathlib.Path, default=finder_check.RESULTS_PATH)
     parser.add_argument(
         "--card-only", action="store_true", help="rewrite the card from the stored JSON"
     )
-    arguments = parser.parse_args()
-    if arguments.card_only:
-        write_card(arguments.output)
-        return
-    course.setup()
-    started, comparisons = time.time(), []
-    for seed in arguments.seeds:
+    arguments = parser.parse_args(argv)
+    try:
+        for seed in arguments.seeds:
+            validation.check_int("--seeds", seed, minimum=0)
+    except ValueError as error:
+        parser.error(str(error))
+    return arguments
+
+
+def compare(seeds: list[int], phases: list[int]) -> list[finder_check.Comparison]:
+    """Runs the grid and the range test for each seed and phase; prints each table as it comes."""
+    comparisons = []
+    for seed in seeds:
         data = target_task.prepare_data(
             SETTINGS["images_per_class"],
             test_count=SETTINGS["test_count"],
             source_count=1,
             seed=seed,
         )
-        if 1 in arguments.phases:
-            comparisons.append(
-                finder_check.compare_phase_one(data, SETTINGS["phase_one_epochs"], seed=seed)
+        if 1 in phases:
+            comparison = finder_check.compare_phase_one(
+                data, SETTINGS["phase_one_epochs"], seed=seed
             )
-            print(finder_check.format_table(comparisons[-1:]), flush=True)
-        if 2 in arguments.phases:
-            options = {
-                "head_epochs": SETTINGS["head_epochs"],
-                "epochs": SETTINGS["phase_two_epochs"],
-                "seed": seed,
-            }
-            comparisons.append(finder_check.compare_phase_two(data, **options))
-            print(finder_check.format_table(comparisons[-1:]), flush=True)
-    comparisons.sort(key=lambda row: (row.phase, row.seed))
+            comparisons.append(comparison)
+            print(finder_check.format_table([comparison]), flush=True)
+        if 2 in phases:
+            comparison = finder_check.compare_phase_two(
+                data,
+                head_epochs=SETTINGS["head_epochs"],
+                epochs=SETTINGS["phase_two_epochs"],
+                seed=seed,
+            )
+            comparisons.append(comparison)
+            print(finder_check.format_table([comparison]), flush=True)
+    return sorted(comparisons, key=lambda comparison: (comparison.phase, comparison.seed))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs the comparison and writes the JSON and its card, or rewrites the card alone."""
+    arguments = parse_arguments(argv)
+    if arguments.card_only:
+        write_card(arguments.output)
+        return
+    course.setup()
+    started = time.time()
+    comparisons = compare(arguments.seeds, arguments.phases)
+    processor = platform.processor() or platform.machine()
     results = {
         "settings": SETTINGS,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
+        "machine": f"{processor}, {os.cpu_count()} CPU cores, no GPU",
         "minutes": round((time.time() - started) / 60, 1),
-        "comparisons": [dataclasses.asdict(row) for row in comparisons],
+        "comparisons": [dataclasses.asdict(comparison) for comparison in comparisons],
     }
     arguments.output.write_text(json.dumps(results, indent=1) + "\n")
     write_card(arguments.output)

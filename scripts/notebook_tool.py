@@ -1,10 +1,10 @@
-"""Keeps the lesson notebooks consistent: the shared setup cell, stripped outputs, kept examples.
+"""Keeps lesson notebooks 01-05 consistent: the shared setup cell, stripped outputs, kept examples.
 
 Usage (from the repository root, inside .venv):
 
-    python scripts/notebook_tool.py sync notebooks/*.ipynb     # write the setup cell, strip outputs
-    python scripts/notebook_tool.py refresh notebooks/*.ipynb  # run in fast mode, keep tagged outputs
-    python scripts/notebook_tool.py check notebooks/*.ipynb    # print hygiene problems, exit 1 if any
+    python scripts/notebook_tool.py sync notebooks/*.ipynb     # the setup cell, strip outputs
+    python scripts/notebook_tool.py refresh notebooks/*.ipynb  # run fast, keep tagged outputs
+    python scripts/notebook_tool.py check notebooks/*.ipynb    # print problems, exit 1 if any
 
 Conventions:
 - The first code cell is exactly `setup_cell.source()`, tagged `setup` and
@@ -16,6 +16,7 @@ Conventions:
 
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 import sys
@@ -33,6 +34,7 @@ CHECK_TAG = "nbval-check-output"
 SETUP_TAGS = ["setup", "nbval-ignore-output"]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 TEXT_MIME_TYPES = {"text/plain", "text/html", "text/markdown"}
+COMMANDS = ("sync", "refresh", "check")
 
 
 def tags_of(cell: nbformat.NotebookNode) -> list[str]:
@@ -52,7 +54,7 @@ def strip_outputs(notebook: nbformat.NotebookNode) -> None:
     """
     for number, cell in enumerate(code_cells(notebook), start=1):
         kept = KEEP_TAG in tags_of(cell)
-        # nbval refuses stored outputs without an execution count: kept cells get their position instead.
+        # nbval refuses stored outputs without an execution count: a kept cell gets its position.
         cell.execution_count = number if kept else None
         if not kept:
             cell.outputs = []
@@ -100,33 +102,46 @@ def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
     if notebook.metadata.get("kernelspec", {}).get("name") != "python3":
         found.append(f"{name}: the kernelspec must be python3 (no kernel-selection dialog)")
     for number, cell in enumerate(cells, start=1):
-        tags = tags_of(cell)
         where = f"{name}, code cell {number}"
-        if KEEP_TAG not in tags and cell.execution_count is not None:
-            found.append(f"{where}: stores an execution count")
-        if KEEP_TAG in tags:
-            if cell.execution_count != number:
-                found.append(
-                    f"{where}: a kept cell's execution count must be its position, {number}"
-                )
-            if CHECK_TAG not in tags:
-                found.append(
-                    f"{where}: tagged {KEEP_TAG} but not {CHECK_TAG}, so nbval would not compare it"
-                )
-            if not cell.outputs:
-                found.append(
-                    f"{where}: tagged {KEEP_TAG} but has no outputs (run notebook_tool.py refresh)"
-                )
-            for output in cell.outputs:
-                kinds = set(output.get("data", {})) or {output.output_type}
-                if output.output_type == "error" or not kinds <= TEXT_MIME_TYPES | {"stream"}:
-                    found.append(f"{where}: a kept output must be text; found {sorted(kinds)}")
-        elif cell.outputs:
-            found.append(f"{where}: has stored outputs but is not tagged {KEEP_TAG}")
-        elif CHECK_TAG in tags:
-            found.append(
-                f"{where}: tagged {CHECK_TAG} but not {KEEP_TAG}; its outputs would be stripped"
-            )
+        if KEEP_TAG in tags_of(cell):
+            found += _kept_cell_problems(cell, number, where)
+        else:
+            found += _stripped_cell_problems(cell, where)
+    return found
+
+
+def _kept_cell_problems(cell: nbformat.NotebookNode, number: int, where: str) -> list[str]:
+    """A kept cell: its position as execution count, compared by nbval, text outputs only."""
+    found = []
+    if cell.execution_count != number:
+        found.append(f"{where}: a kept cell's execution count must be its position, {number}")
+    if CHECK_TAG not in tags_of(cell):
+        found.append(
+            f"{where}: tagged {KEEP_TAG} but not {CHECK_TAG}, so nbval would not compare it"
+        )
+    if not cell.outputs:
+        found.append(
+            f"{where}: tagged {KEEP_TAG} but has no outputs (run notebook_tool.py refresh)"
+        )
+    for output in cell.outputs:
+        kinds = set(output.get("data", {})) or {output.output_type}
+        is_text = output.output_type != "error" and kinds <= TEXT_MIME_TYPES | {"stream"}
+        if not is_text:
+            found.append(f"{where}: a kept output must be text; found {sorted(kinds)}")
+    return found
+
+
+def _stripped_cell_problems(cell: nbformat.NotebookNode, where: str) -> list[str]:
+    """Any other cell: no execution count, no outputs, and no request that nbval compare them."""
+    found = []
+    if cell.execution_count is not None:
+        found.append(f"{where}: stores an execution count")
+    if cell.outputs:
+        found.append(f"{where}: has stored outputs but is not tagged {KEEP_TAG}")
+    elif CHECK_TAG in tags_of(cell):
+        found.append(
+            f"{where}: tagged {CHECK_TAG} but not {KEEP_TAG}; its outputs would be stripped"
+        )
     return found
 
 
@@ -147,27 +162,37 @@ def refresh(path: pathlib.Path) -> None:
     nbformat.write(notebook, path)
 
 
-def main(arguments: list[str]) -> int:
-    """Runs one command (`sync`, `refresh` or `check`) on the given notebooks."""
-    commands = ("sync", "refresh", "check")
-    if len(arguments) < 2 or arguments[0] not in commands:
-        print(__doc__)
-        return 2
-    command, paths = arguments[0], [pathlib.Path(argument) for argument in arguments[1:]]
+def main(argv: list[str]) -> int:
+    """Runs one command (`sync`, `refresh` or `check`) on the given notebooks.
+
+    Args:
+        argv: list of str, the command line after the script's name.
+
+    Returns:
+        The exit status: 1 if `check` found problems, else 0 (argparse exits with 2 on a bad
+        command line).
+    """
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=COMMANDS, help="what to do with the notebooks")
+    parser.add_argument("paths", nargs="+", type=pathlib.Path, help="the .ipynb files")
+    arguments = parser.parse_args(argv)
     found = []
-    for path in paths:
-        if command == "refresh":
+    for path in arguments.paths:
+        if arguments.command == "refresh":
             refresh(path)
             print(f"refreshed {path}")
             continue
         notebook = nbformat.read(path, as_version=4)
-        if command == "sync":
+        if arguments.command == "sync":
             sync(notebook)
             nbformat.write(notebook, path)
             print(f"synced {path}")
         else:
             found += problems(notebook, path.name)
-    print("\n".join(found) or ("no problems" if command == "check" else ""))
+    if arguments.command == "check":
+        print("\n".join(found) or "no problems")
     return 1 if found else 0
 
 

@@ -13,10 +13,10 @@ def _read_scalars(folder: pathlib.Path) -> dict[str, dict[int, float]]:
     for path in folder.glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for value in event.summary.value:
-                if value.metadata.plugin_data.plugin_name == "scalars":
-                    scalars.setdefault(value.tag, {})[event.step] = float(
-                        tf.make_ndarray(value.tensor)
-                    )
+                if value.metadata.plugin_data.plugin_name != "scalars":
+                    continue
+                values_by_step = scalars.setdefault(value.tag, {})
+                values_by_step[event.step] = float(tf.make_ndarray(value.tensor))
     return scalars
 
 

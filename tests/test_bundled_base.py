@@ -1,4 +1,4 @@
-"""The bundled MobileNetV2 base: small files that load into the builder and reproduce the card's source accuracy."""
+"""The bundled MobileNetV2 base: small files that load and reproduce the card's source accuracy."""
 
 import re
 
@@ -10,7 +10,10 @@ from helpers.lessons import course, datasets, pretrained, shapes_data
 
 CARD_PATH = course.COURSE_ROOT / "data" / "shapes_base_card.md"
 MAXIMUM_BYTES = 5 * 1024 * 1024  # the course repository stays small: every bundled file <= 5 MB
-CHECK_PATTERN = r"Check-subset accuracy \(first (\d+) of make_images\('source', 'test', (\d+), seed=(\d+)\)\): ([0-9.]+)"
+CHECK_PATTERN = (
+    r"Check-subset accuracy \(first (\d+) of make_images\('source', 'test', (\d+), "
+    r"seed=(\d+)\)\): ([0-9.]+)"
+)
 
 
 def _card_numbers():
@@ -61,6 +64,6 @@ def test_bundled_base_reproduces_the_cards_source_accuracy():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_random_base_with_the_same_head_is_near_chance(seed):
-    """The accuracy comes from the pretrained weights, not from the head or the data (chance is 1/6)."""
+    """The accuracy comes from the pretrained weights, not the head or the data (chance: 1/6)."""
     keras.utils.set_random_seed(seed)
     assert _source_accuracy(None) < 0.4

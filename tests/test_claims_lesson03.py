@@ -1,6 +1,7 @@
-"""The measured claims of lesson 03, on the bundled base and small subsets of the shapes target task.
+"""The measured claims of lesson 03, on the bundled base and small subsets of the target task.
 
-Each claim is checked for three seeds; a seed picks the images, the head's initial weights and the shuffling.
+Each claim is checked for three seeds; a seed picks the images, the head's initial weights and the
+shuffling.
 """
 
 import math
@@ -37,7 +38,7 @@ def features_of(base_model, split: str, count: int, seed: int):
 
 @pytest.fixture(scope="module")
 def sweeps(base_model):
-    """For each seed: the validation features and labels, and the notebook's sweep of head learning rates."""
+    """For each seed: the validation features and labels, and the notebook's sweep of head rates."""
     outcome = {}
     for seed in SEEDS:
         train = features_of(base_model, "train", TRAIN_COUNT, seed)

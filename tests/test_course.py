@@ -1,5 +1,6 @@
 """Course setup: fast mode, version check, seeding and the shared setup cell."""
 
+import re
 import subprocess
 import sys
 
@@ -49,8 +50,26 @@ def test_parse_version_rejects_garbage():
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
 def test_seed_must_be_a_non_negative_int(seed):
-    with pytest.raises(ValueError, match="seed"):
+    message = f"seed must be an int >= 0. Received: seed={seed!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
         course.seed_everything(seed)
+
+
+def test_a_numpy_seed_works_like_a_python_one():
+    course.seed_everything(np.int64(3))
+    from_numpy = np.random.rand()
+    course.seed_everything(3)
+    assert np.random.rand() == from_numpy
+    assert "seed 3" in course.setup(seed=np.int64(3))
+
+
+def test_importing_course_does_not_import_tensorflow():
+    """The setup cell imports `course` before TensorFlow's C++ logging is silenced."""
+    code = "import sys; from helpers.lessons import course; print('tensorflow' in sys.modules)"
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert completed.stdout.strip() == "False"
 
 
 def test_seeding_makes_tensorflow_repeatable():
@@ -66,7 +85,9 @@ def test_seeding_makes_tensorflow_repeatable():
 def test_setup_cell_silences_tensorflow_before_importing_it():
     source = setup_cell.source()
     assert source.index("TF_CPP_MIN_LOG_LEVEL") < source.index("from helpers.lessons import course")
-    assert source.index("TF_ENABLE_ONEDNN_OPTS") < source.index("from helpers.lessons import course")
+    assert source.index("TF_ENABLE_ONEDNN_OPTS") < source.index(
+        "from helpers.lessons import course"
+    )
     assert course.REPOSITORY_URL in source and course.COURSE_REF in source
 
 
@@ -99,3 +120,11 @@ def test_setup_cell_fails_clearly_outside_the_course(tmp_path):
     )
     assert completed.returncode != 0
     assert "Cannot find the course's helpers/ folder" in completed.stderr
+
+
+def test_colab_clones_the_release_named_in_pyproject():
+    """A new layout is a new release: Colab must clone the helpers these notebooks import."""
+    import tomllib
+
+    pyproject = tomllib.loads((course.COURSE_ROOT / "pyproject.toml").read_text())
+    assert f"v{pyproject['project']['version']}" == course.COURSE_REF

@@ -1,6 +1,7 @@
-"""Data paths: the tf.data pipeline, the flower photos (offline failure, fake download, cache) and random arrays."""
+"""Data paths: the tf.data pipeline, the flower photos (offline, faked, cached), random arrays."""
 
 import pathlib
+import re
 import time
 
 import keras
@@ -11,11 +12,10 @@ from helpers.lessons import datasets, network
 
 
 def _labelled_images(count, size=4):
-    """Images whose every pixel equals 10 * label, so a batch shows whether images and labels stay paired."""
+    """Images whose pixels all equal 10 * label: a batch shows whether images keep their labels."""
     labels = np.arange(count) % 5
-    images = np.broadcast_to((10 * labels)[:, None, None, None], (count, size, size, 3)).astype(
-        np.uint8
-    )
+    pixels = (10 * labels)[:, None, None, None]
+    images = np.broadcast_to(pixels, (count, size, size, 3)).astype(np.uint8)
     return images, labels
 
 
@@ -45,19 +45,109 @@ def test_shuffling_reorders_but_keeps_images_with_their_labels(seed):
     np.testing.assert_allclose((batch[:, 0, 0, 0] + 1.0) * 127.5, 10 * batch_labels, atol=1e-4)
 
 
+def test_preprocessed_float_images_pass_unchanged():
+    """Images already in [-1, 1] are not preprocessed again (that would give [-1, -0.98])."""
+    images, labels = _labelled_images(4)
+    preprocessed = images / 127.5 - 1.0
+    batch, batch_labels = next(iter(datasets.to_dataset(preprocessed, labels, batch_size=4)))
+    np.testing.assert_allclose(batch.numpy(), preprocessed, atol=1e-6)
+    assert batch.dtype == "float32" and batch_labels.numpy().tolist() == labels.tolist()
+
+
+def test_whole_float_labels_and_numpy_scalars_are_accepted():
+    images, labels = _labelled_images(6)
+    dataset = datasets.to_dataset(
+        images,
+        labels.astype("float64"),
+        batch_size=np.int64(4),
+        shuffle=np.bool_(False),
+        seed=np.int32(1),
+        num_classes=np.int64(5),
+    )
+    batches = list(dataset)
+    assert [len(batch_labels) for _, batch_labels in batches] == [4, 2]
+    assert batches[0][1].dtype == "int32"
+    assert batches[0][1].numpy().tolist() == labels[:4].tolist()
+
+
+RAW = np.zeros((2, 4, 4, 3), np.uint8)
+
+
 @pytest.mark.parametrize(
     ("images", "labels", "keywords", "message"),
     [
-        (np.zeros((2, 4, 4)), np.zeros(2, int), {}, r"images.shape=\(2, 4, 4\)"),
-        (np.zeros((2, 4, 4, 1)), np.zeros(2, int), {}, r"images.shape=\(2, 4, 4, 1\)"),
-        (np.zeros((3, 4, 4, 3)), np.zeros(2, int), {}, r"labels.shape=\(2,\)"),
-        (np.zeros((2, 4, 4, 3)), np.array([0, -1]), {}, r"labels.min\(\)=-1"),
-        (np.zeros((2, 4, 4, 3)), np.array([0, 6]), {"num_classes": 6}, r"labels.max\(\)=6"),
-        (np.zeros((2, 4, 4, 3)), np.array([0, 1]), {"batch_size": 0}, "batch_size=0"),
+        (
+            np.zeros((2, 4, 4), np.uint8),
+            [0, 1],
+            {},
+            "images must have shape (n, height, width, 3). Received: images of shape (2, 4, 4)",
+        ),
+        (
+            np.zeros((2, 4, 4, 1)),
+            [0, 1],
+            {},
+            "images must have shape (n, height, width, 3). Received: images of shape (2, 4, 4, 1)",
+        ),
+        (
+            np.full((2, 4, 4, 3), 255.0),
+            [0, 1],
+            {},
+            "images must be preprocessed to [-1, 1] (mobilenet_v2.preprocess_input). "
+            "Received: images with values from 255 to 255",
+        ),
+        (
+            np.full((2, 4, 4, 3), np.nan),
+            [0, 1],
+            {},
+            "images must be finite. Received: images with 96 NaN or inf values",
+        ),
+        (
+            np.zeros((2, 4, 4, 3), np.uint16),
+            [0, 1],
+            {},
+            "images.dtype must be one of ('uint8', 'float16', 'float32', 'float64'). "
+            "Received: images.dtype='uint16'. Did you mean 'uint8'?",
+        ),
+        (
+            np.zeros((2, 4, 4, 3), np.int64),
+            [0, 1],
+            {},
+            "images.dtype must be one of ('uint8', 'float16', 'float32', 'float64'). "
+            "Received: images.dtype='int64'",
+        ),
+        (RAW, [0], {}, "labels must hold one label per example (2). Received: 1 labels"),
+        (RAW, [0, -1], {}, "labels must be in [0, ...). Received: labels with values [-1]"),
+        (
+            RAW,
+            [0.5, 1.7],
+            {},
+            "labels must be whole class indices (ints). Received: labels with values [0.5, 1.7]",
+        ),
+        (
+            RAW,
+            [0, 6],
+            {"num_classes": 6},
+            "labels must be in [0, 6). Received: labels with values [6]",
+        ),
+        (RAW, [0, 1], {"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
+        (
+            RAW,
+            [0, 1],
+            {"batch_size": 32.0},
+            "batch_size must be an int >= 1. Received: batch_size=32.0",
+        ),
+        (RAW, [0, 1], {"shuffle": "yes"}, "shuffle must be True or False. Received: shuffle='yes'"),
+        (RAW, [0, 1], {"seed": -1}, "seed must be an int >= 0. Received: seed=-1"),
+        (
+            RAW,
+            [0, 1],
+            {"num_classes": 0},
+            "num_classes must be None or an int >= 1. Received: num_classes=0",
+        ),
     ],
 )
 def test_to_dataset_rejects_bad_input(images, labels, keywords, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         datasets.to_dataset(images, labels, **keywords)
 
 
@@ -86,7 +176,7 @@ def test_flowers_fail_without_downloading_when_the_server_is_unreachable(tmp_pat
 
 
 def _fake_get_file(calls, photos_per_class=5):
-    """A stand-in for `keras.utils.get_file` that 'extracts' tiny PNG photos the way Keras 3 lays them out."""
+    """A stand-in for `keras.utils.get_file`: 'extracts' tiny PNG photos as Keras 3 does."""
 
     def get_file(fname, origin, extract, cache_dir):
         calls.append(origin)
@@ -131,7 +221,7 @@ def test_load_flowers_with_a_fake_download_then_from_the_cache(tmp_path, monkeyp
 
 
 def test_flowers_default_cache_is_keras_home(tmp_path, monkeypatch):
-    """Without cache_dir, the photos are looked up and downloaded under $KERAS_HOME, as Keras itself does."""
+    """Without cache_dir, the photos are looked up and downloaded under $KERAS_HOME, as in Keras."""
     calls = []
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: True)
@@ -143,13 +233,32 @@ def test_flowers_default_cache_is_keras_home(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("keywords", "message"),
     [
-        ({"image_size": 16}, "image_size=16"),
-        ({"validation_fraction": 1.0}, "validation_fraction=1.0"),
+        ({"image_size": 16}, "image_size must be an int >= 32. Received: image_size=16"),
+        (
+            {"validation_fraction": 1.0},
+            "validation_fraction must be a finite number in (0, 1). "
+            "Received: validation_fraction=1.0",
+        ),
+        ({"seed": 1.5}, "seed must be an int >= 0. Received: seed=1.5"),
+        (
+            {"cache_dir": 3},
+            "cache_dir must be None, a str or a path. Received: cache_dir=3",
+        ),
     ],
 )
-def test_load_flowers_rejects_bad_arguments(keywords, message):
-    with pytest.raises(ValueError, match=message):
+def test_load_flowers_rejects_bad_arguments(keywords, message, monkeypatch):
+    monkeypatch.setattr(
+        network, "is_reachable", lambda *args, **kwargs: pytest.fail("checked the network")
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
         datasets.load_flowers(**keywords)
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("nan"), "3"])
+def test_download_flowers_rejects_a_bad_timeout(timeout):
+    message = f"timeout must be a positive, finite number. Received: timeout={timeout!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        datasets.download_flowers(timeout=timeout)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -163,8 +272,19 @@ def test_random_images_are_repeatable_and_in_range(seed):
 
 
 @pytest.mark.parametrize(
-    ("keywords", "message"), [({"count": 0}, "count=0"), ({"num_classes": 0}, "num_classes=0")]
+    ("keywords", "message"),
+    [
+        ({"count": 0}, "count must be an int >= 1. Received: count=0"),
+        ({"num_classes": 0}, "num_classes must be an int >= 1. Received: num_classes=0"),
+        ({"image_size": 2.0}, "image_size must be an int >= 1. Received: image_size=2.0"),
+        ({"seed": -3}, "seed must be an int >= 0. Received: seed=-3"),
+    ],
 )
 def test_random_images_reject_bad_arguments(keywords, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         datasets.random_images(**{"count": 2, **keywords})
+
+
+def test_random_images_accept_numpy_ints():
+    images, labels = datasets.random_images(np.int64(3), np.int32(4), np.int64(2), np.int64(0))
+    assert images.shape == (3, 4, 4, 3) and labels.shape == (3,)

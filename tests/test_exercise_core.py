@@ -1,19 +1,24 @@
-"""The exercise system: placeholder, feedback, hints and solutions."""
+"""The exercise system: placeholder, feedback, hints, solutions, and the questions' own checks."""
 
 import importlib
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
 from helpers.exercises import core
+
+
+def learning_rate_feedback(answer):
+    return core.number_feedback(answer, expected=1e-3, what="learning rate")
 
 
 def make_question() -> core.Question:
     return core.Question(
         name="q9",
         prompt="Give the learning rate 0.001.",
-        check_answer=lambda answer: core.check_number(answer, expected=1e-3, what="learning rate"),
+        answer_feedback=learning_rate_feedback,
         hints=["It is one thousandth.", "Write 1e-3."],
         solution="learning_rate = 1e-3",
         explanation="Adam's default.",
@@ -32,14 +37,22 @@ def test_right_answer_passes_with_its_explanation():
     assert feedback.passed and str(feedback) == "Correct! Adam's default."
 
 
+@pytest.mark.parametrize("answer", [np.float32(1e-3), np.float64(1e-3), np.array(1e-3)])
+def test_numpy_numbers_are_numbers(answer):
+    assert make_question().check(answer).passed
+
+
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
         (0.01, "your learning rate is 0.01, which is too large."),
         (1e-5, "your learning rate is 1e-05, which is too small."),
+        (np.float32(0.01), "your learning rate is 0.01, which is too large."),
         ("0.001", "your learning rate is '0.001' (a str); give a number."),
         (float("nan"), "your learning rate is nan; give a finite number."),
         (True, "your learning rate is True (a bool); give a number."),
+        (np.bool_(True), "your learning rate is a bool (a bool); give a number."),
+        ([0.001, 0.01], "your learning rate is a list (a list); give a number."),
     ],
 )
 def test_wrong_answers_name_what_was_given(answer, message):
@@ -50,9 +63,7 @@ def test_wrong_answers_name_what_was_given(answer, message):
 
 
 def test_feedback_renders_as_html_with_escaped_text():
-    rendered = (
-        core.Feedback(core.INCORRECT, "<script>").__class__(core.INCORRECT, "a < b")._repr_html_()
-    )
+    rendered = core.Feedback(core.INCORRECT, "a < b")._repr_html_()
     assert "Not quite:" in rendered and "a &lt; b" in rendered
 
 
@@ -60,9 +71,14 @@ def test_hints_have_levels():
     question = make_question()
     assert str(question.hint()) == "Hint 1 of 2 (more: q9.hint(2)): It is one thousandth."
     assert str(question.hint(2)) == "Hint 2 of 2: Write 1e-3."
-    for level in [0, 3, "2", True]:
-        with pytest.raises(ValueError, match=f"Received: level={level!r}"):
-            question.hint(level)
+    assert str(question.hint(np.int64(2))) == "Hint 2 of 2: Write 1e-3."
+
+
+@pytest.mark.parametrize("level", [0, 3, "2", True, 1.0])
+def test_a_hint_level_out_of_range_names_the_level(level):
+    message = f"level must be an int from 1 to 2. Received: level={level!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_question().hint(level)
 
 
 def test_solution_shows_code():
@@ -71,19 +87,63 @@ def test_solution_shows_code():
     assert "<pre>learning_rate = 1e-3</pre>" in note._repr_html_()
 
 
-def test_question_needs_hints_and_a_solution():
-    with pytest.raises(ValueError, match="hints"):
-        core.Question("q", "p", lambda answer: None, hints=[], solution="x = 1")
-    with pytest.raises(ValueError, match="solution"):
-        core.Question("q", "p", lambda answer: None, hints=["h"], solution="  ")
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("hints", [], "hints must be a list or tuple of at least 1 item. Received: hints=[]"),
+        ("hints", "one hint", "hints must be a list or tuple of at least 1 item."),
+        ("hints", ["a", " "], "hints[1] must be a non-blank str. Received: hints[1]=' '"),
+        ("solution", "  ", "solution must be a non-blank str. Received: solution='  '"),
+        ("name", "", "name must be a non-blank str. Received: name=''"),
+        ("explanation", None, "explanation must be a str. Received: explanation=None"),
+        (
+            "answer_feedback",
+            "q9",
+            "answer_feedback must be a function of the answer. Received: answer_feedback='q9'",
+        ),
+    ],
+)
+def test_a_question_needs_texts_hints_and_a_feedback_function(field, value, message):
+    arguments = {
+        "name": "q",
+        "prompt": "p",
+        "answer_feedback": learning_rate_feedback,
+        "hints": ["h"],
+        "solution": "x = 1",
+        field: value,
+    }
+    with pytest.raises(ValueError, match=re.escape(message)):
+        core.Question(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            {"expected": "0.1", "what": "step"},
+            "expected must be a finite number. Received: expected='0.1'",
+        ),
+        ({"expected": 0.1, "what": ""}, "what must be a non-blank str. Received: what=''"),
+        (
+            {"expected": 0.1, "what": "step", "relative_tolerance": 0},
+            "relative_tolerance must be a finite number in (0, 1). Received: relative_tolerance=0",
+        ),
+    ],
+)
+def test_number_feedback_rejects_a_bad_reference(arguments, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        core.number_feedback(0.1, **arguments)
+
+
+def test_number_feedback_accepts_numpy_references():
+    assert core.number_feedback(0.1, expected=np.float32(0.1), what="step") is None
 
 
 def test_describe_names_values_in_the_learners_terms():
-    assert (
-        core.describe(0.1) == "0.1"
-        and core.describe(None) == "None"
-        and core.describe({}) == "a dict"
-    )
+    assert core.describe(0.1) == "0.1"
+    assert core.describe(np.float32(0.25)) == "0.25"
+    assert core.describe(None) == "None"
+    assert core.describe({}) == "a dict"
 
 
 LESSON_MODULES = sorted(
@@ -110,7 +170,7 @@ def test_every_lesson_has_at_least_three_questions_named_in_order(module_name):
 
 
 @pytest.mark.parametrize("module_name", LESSON_MODULES)
-def test_every_lesson_question_treats_the_placeholder_as_not_attempted_and_has_hints_and_a_solution(
+def test_every_question_treats_the_placeholder_as_not_attempted_and_has_hints_and_a_solution(
     module_name,
 ):
     for question in questions_of(module_name):
@@ -122,11 +182,22 @@ def test_every_lesson_question_treats_the_placeholder_as_not_attempted_and_has_h
         assert str(question.solution()).startswith(f"Solution to {question.name}:")
 
 
+@pytest.mark.parametrize("module_name", LESSON_MODULES)
+def test_exercise_functions_named_check_raise_and_feedback_functions_return_messages(module_name):
+    """`check_*` raises (as in helpers.finetune.validation); a function returning a message is
+    named for it (`*_feedback`), so no public `check_*` function may live in an exercise module."""
+    module = importlib.import_module(f"helpers.exercises.{module_name}")
+    names = [
+        name
+        for name, value in vars(module).items()
+        if callable(value) and getattr(value, "__module__", None) == module.__name__
+    ]
+    assert [name for name in names if name.startswith("check_")] == []
+
+
 def test_every_lesson_notebook_has_its_exercise_module():
     notebooks = sorted(
         (pathlib.Path(__file__).parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")
     )
-    assert (
-        len(notebooks) >= 5
-        and [f"lesson{notebook.name[:2]}" for notebook in notebooks] == LESSON_MODULES
-    )
+    assert len(notebooks) >= 5
+    assert [f"lesson{notebook.name[:2]}" for notebook in notebooks] == LESSON_MODULES

@@ -1,4 +1,4 @@
-"""Lesson 01 exercises: each reference solution passes, ____ is "not attempted", wrong answers say what is off."""
+"""Lesson 01 exercises: reference solutions pass, ____ is "not attempted", wrong answers say why."""
 
 import numpy as np
 import pytest
@@ -17,14 +17,14 @@ SOLUTION_VARIABLES = {
 
 
 def solution_value(question: core.Question):
-    """Runs the reference solution code (our own text, not a learner's) and returns the variable it defines."""
+    """Runs the reference solution (our code, not a learner's); returns the variable it defines."""
     namespace = {"gradient_descent": gradient_descent}
     exec(question.solution_code, namespace)
     return namespace[SOLUTION_VARIABLES[question.name]]
 
 
 def assert_feedback(question: core.Question, answer, message: str | None) -> None:
-    """`message=None` means the answer is right; otherwise it is wrong and the feedback starts with `message`."""
+    """`message=None`: the answer is right; otherwise it is wrong and the feedback starts so."""
     feedback = question.check(answer)
     if message is None:
         assert feedback.passed, str(feedback)
@@ -46,7 +46,8 @@ def test_reference_solution_passes(question):
         (gradient_descent.divergence_threshold([4.0]), None),
         (
             0.25,
-            "your threshold is 0.25, which is 1 / curvature: the rate that lands on the minimum in one step.",
+            "your threshold is 0.25, which is 1 / curvature: "
+            "the rate that lands on the minimum in one step.",
         ),
         (8, "your threshold is 8: you multiplied by the curvature; the threshold divides by it."),
         (1.0, "your threshold is 1, which is too large."),
@@ -66,7 +67,8 @@ def test_q1_divergence_threshold(answer, message):
         (0.5, "your learning rate is 0.5, the divergence threshold: one step there sends w to -w"),
         (
             4,
-            "your learning rate is 4, the curvature itself: one step multiplies w by 1 - 4 * 4 = -15.",
+            "your learning rate is 4, the curvature itself: "
+            "one step multiplies w by 1 - 4 * 4 = -15.",
         ),
         (0.1, "your learning rate is 0.1, which is too small."),
         (None, "your learning rate is None (a NoneType); give a number."),
@@ -87,37 +89,37 @@ def test_q2_answer_really_reaches_the_minimum_in_one_step_and_the_q1_answer_real
 
 def test_q3_answer_is_what_classify_says_about_each_curve():
     curves = exercises.diagnosis_curves()
-    assert {
-        name: gradient_descent.classify(losses) for name, losses in curves.items()
-    } == exercises.DIAGNOSIS_ANSWER
-    assert sorted(exercises.DIAGNOSIS_ANSWER.values()) == sorted(
-        gradient_descent.VERDICTS
-    )  # each verdict once
+    verdicts = {name: gradient_descent.classify(losses) for name, losses in curves.items()}
+    assert verdicts == exercises.DIAGNOSIS_ANSWER
+    # Each verdict once.
+    assert sorted(exercises.DIAGNOSIS_ANSWER.values()) == sorted(gradient_descent.VERDICTS)
 
 
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        ({"A": "oscillating", "B": "too small", "C": "diverging", "D": "good"}, None),
-        ({"A": " Oscillating", "B": "TOO SMALL", "C": "diverging", "D": "good"}, None),
+        ({"A": "too high", "B": "too low", "C": "diverging", "D": "healthy"}, None),
+        ({"A": " Too High", "B": "TOO LOW", "C": "diverging", "D": "healthy"}, None),
         (
-            {"A": "good", "B": "too small", "C": "diverging", "D": "oscillating"},
-            "curve 'A' is not 'good': its loss goes up on some steps while it falls overall; "
-            "curve 'D' is not 'oscillating': its loss falls steadily, by many orders of magnitude.",
+            {"A": "healthy", "B": "too low", "C": "diverging", "D": "too high"},
+            "curve 'A' is not 'healthy': its loss goes up on some steps while it falls overall; "
+            "curve 'D' is not 'too high': its loss falls steadily, by many orders of magnitude.",
         ),
         (
-            {"A": "oscillating", "B": "good", "C": "diverging", "D": "good"},
-            "curve 'B' is not 'good': its loss still sits close to where it started after all the steps.",
+            {"A": "too high", "B": "healthy", "C": "diverging", "D": "healthy"},
+            "curve 'B' is not 'healthy': "
+            "its loss still sits close to where it started after all the steps.",
         ),
-        ({"A": "oscillating", "B": "too small"}, "your dict has no verdict for curve 'C', 'D'."),
+        ({"A": "too high", "B": "too low"}, "your dict has no verdict for curve 'C', 'D'."),
         (
-            {"A": "oscillating", "B": "slow", "C": "diverging", "D": "good"},
-            "your verdict for curve 'B' is 'slow'; choose one of 'too small', 'good', 'oscillating', 'diverging'.",
+            {"A": "too high", "B": "slow", "C": "diverging", "D": "healthy"},
+            "your verdict for curve 'B' is 'slow'; "
+            "choose one of 'too low', 'healthy', 'too high', 'diverging'.",
         ),
         ({"A": 1, "B": 2, "C": 3, "D": 4}, "your verdict for curve 'A' is 1; choose one of"),
-        ({"E": "good"}, "your dict names curve 'E', which is not one of 'A', 'B', 'C', 'D'."),
+        ({"E": "healthy"}, "your dict names curve 'E', which is not one of 'A', 'B', 'C', 'D'."),
         (
-            ["oscillating", "too small", "diverging", "good"],
+            ["too high", "too low", "diverging", "healthy"],
             "your answer is a list; give a dict mapping each curve",
         ),
     ],
@@ -127,7 +129,7 @@ def test_q3_diagnosis(answer, message):
 
 
 def test_q3_placeholder_inside_the_dict_means_not_attempted():
-    assert exercises.q3.check({"A": core.____, "B": "good"}).outcome == core.NOT_ATTEMPTED
+    assert exercises.q3.check({"A": core.____, "B": "healthy"}).outcome == core.NOT_ATTEMPTED
 
 
 @pytest.mark.parametrize(
@@ -139,7 +141,8 @@ def test_q3_placeholder_inside_the_dict_means_not_attempted():
         (4.0, "your learning rate is 4, which is 2 / 0.5: the limit of the shallow axis."),
         (
             1 / 3,
-            "your learning rate is 0.333333, which is 1 / 3: it lands the steep axis on its minimum",
+            "your learning rate is 0.333333, which is 1 / 3: "
+            "it lands the steep axis on its minimum",
         ),
         (2.0, "your learning rate is 2, which is too large."),
         (0.5, "your learning rate is 0.5, which is too small."),
@@ -165,3 +168,43 @@ def test_wrong_feedback_never_prints_the_answer(question):
     for value in wrong:
         message = question.check(value).message
         assert f"{answer:g}" not in message and f"{answer}" not in message
+
+
+@pytest.mark.parametrize("old_word", ["good", "too small", "oscillating"])
+def test_q3_names_the_courses_verdicts_when_given_lesson_01s_old_words(old_word):
+    answer = {**exercises.DIAGNOSIS_ANSWER, "B": old_word}
+    message = (
+        f"your verdict for curve 'B' is {old_word!r}; "
+        "choose one of 'too low', 'healthy', 'too high', 'diverging'."
+    )
+    assert_feedback(exercises.q3, answer, message)
+
+
+def test_q3_curves_plot_without_giving_the_verdicts_away():
+    import matplotlib.pyplot as plt
+
+    from helpers.finetune import curve_diagnosis
+
+    figure, axes = plt.subplots()
+    curve_diagnosis.plot_curves(exercises.diagnosis_curves(), ax=axes, show_verdicts=False)
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["A", "B", "C", "D"]
+    plt.close(figure)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (exercises.q1, np.float32(0.5)),
+        (exercises.q2, np.float64(0.25)),
+        (exercises.q4, np.float32(2 / 3)),
+    ],
+    ids=["q1", "q2", "q4"],
+)
+def test_numpy_scalars_are_accepted_as_answers(question, answer):
+    assert question.check(answer).passed
+
+
+def test_numpy_scalar_near_misses_get_the_specific_feedback():
+    assert_feedback(
+        exercises.q1, np.float32(0.25), "your threshold is 0.25, which is 1 / curvature"
+    )

@@ -1,8 +1,9 @@
-"""Lesson 03 exercises: each reference solution passes, ____ is "not attempted", realistic mistakes get named."""
+"""Lesson 03 exercises: references pass, ____ is "not attempted", realistic mistakes are named."""
 
 import math
 
 import keras
+import numpy as np
 import pytest
 
 from helpers.exercises import core
@@ -73,25 +74,29 @@ def test_q1_reference_passes_on_tiny_and_real_bases():
         ({"units": 1}, "your last Dense layer has 1 unit; the target task has 4 classes."),
         (
             {"final_layer": keras.layers.Softmax()},
-            "your model ends with a Softmax layer; end it with the Dense layer that emits the logits.",
+            "your model ends with a Softmax layer; "
+            "end it with the Dense layer that emits the logits.",
         ),
         (
             {"loss": "sparse_categorical_crossentropy"},
-            "your loss is the string 'sparse_categorical_crossentropy', which treats the outputs as probabilities; "
+            "your loss is the string 'sparse_categorical_crossentropy', which treats the outputs "
+            "as probabilities; "
             "compile with keras.losses.SparseCategoricalCrossentropy(from_logits=True).",
         ),
         (
             {"loss": keras.losses.SparseCategoricalCrossentropy()},
-            "your loss has from_logits=False, but Dense(4) without softmax emits logits: set from_logits=True.",
+            "your loss has from_logits=False, but Dense(4) without softmax emits logits: "
+            "set from_logits=True.",
         ),
         (
             {"loss": keras.losses.CategoricalCrossentropy(from_logits=True)},
-            "your loss is CategoricalCrossentropy (it expects one-hot labels); the labels are ints 0..3, "
-            "so use SparseCategoricalCrossentropy.",
+            "your loss is CategoricalCrossentropy (it expects one-hot labels); "
+            "the labels are ints 0..3, so use SparseCategoricalCrossentropy.",
         ),
         (
             {"compile_model": False},
-            "your model is not compiled yet; call exercise_model.compile(optimizer=..., loss=..., metrics=[...]).",
+            "your model is not compiled yet; "
+            "call exercise_model.compile(optimizer=..., loss=..., metrics=[...]).",
         ),
     ],
 )
@@ -144,7 +149,8 @@ def test_q2_freezing_the_whole_model_is_named():
     assert_wrong(
         exercises.q2,
         (model, base_model),
-        "your model has no trainable weights at all: model.trainable = False froze the head too; freeze only the base.",
+        "your model has no trainable weights at all: model.trainable = False froze the head too; "
+        "freeze only the base.",
     )
 
 
@@ -166,7 +172,8 @@ def test_q2_needs_the_pair_from_one_model():
     assert_wrong(
         exercises.q2,
         (model, other_base),
-        "your exercise_base is not a layer of your exercise_model; pass the pair build_mobilenet_v2 returned.",
+        "your exercise_base is not a layer of your exercise_model; "
+        "pass the pair build_mobilenet_v2 returned.",
     )
 
 
@@ -195,9 +202,10 @@ def test_q3_trainable_true_alone_leaves_batch_norm_trainable():
     assert_wrong(
         exercises.q3,
         base_model,
-        "your base still has 2 trainable BatchNormalization layers (of 2), so fit moves their moving statistics; "
-        "set layer.trainable = False on each, after exercise_base.trainable = True (which makes every layer "
-        "trainable).",
+        "your base still has 2 trainable BatchNormalization layers (of 2), "
+        "so fit moves their moving statistics; "
+        "set layer.trainable = False on each, after exercise_base.trainable = True "
+        "(which makes every layer trainable).",
     )
 
 
@@ -221,7 +229,8 @@ def test_q3_a_frozen_base_is_named():
     assert_wrong(
         exercises.q3,
         base_model,
-        "your base has trainable=False, so none of its layers can train; set exercise_base.trainable = True first.",
+        "your base has trainable=False, so none of its layers can train; "
+        "set exercise_base.trainable = True first.",
     )
 
 
@@ -239,7 +248,9 @@ def test_q3_freezing_other_layers_too_is_named():
     )
 
 
-@pytest.mark.parametrize("answer", [math.log(4), 1.386, -math.log(1 / 4)])
+@pytest.mark.parametrize(
+    "answer", [math.log(4), 1.386, -math.log(1 / 4), np.float32(math.log(4)), np.log(4)]
+)
 def test_q4_reference_passes(answer):
     assert exercises.q4.check(answer).passed
 
@@ -249,20 +260,51 @@ def test_q4_reference_passes(answer):
     [
         (
             0.25,
-            "your initial loss is 0.25, the probability of each class; the loss is minus the log of it.",
+            "your initial loss is 0.25, the probability of each class; "
+            "the loss is minus the log of it.",
         ),
         (
             math.log10(4),
-            "your initial loss is 0.60206, a base-10 logarithm; cross-entropy uses the natural log (math.log).",
+            "your initial loss is 0.60206, a base-10 logarithm; "
+            "cross-entropy uses the natural log (math.log).",
         ),
         (
             2.0,
-            "your initial loss is 2, a base-2 logarithm; cross-entropy uses the natural log (math.log).",
+            "your initial loss is 2, a base-2 logarithm; "
+            "cross-entropy uses the natural log (math.log).",
         ),
         (4, "your initial loss is 4, the number of classes itself; the loss is a logarithm."),
+        (
+            np.float32(0.25),
+            "your initial loss is 0.25, the probability of each class; "
+            "the loss is minus the log of it.",
+        ),
         (0.0, "your initial loss is 0, which is too small."),
         ("1.386", "your initial loss is '1.386' (a str); give a number."),
     ],
 )
 def test_q4_wrong_answers_are_named(answer, message):
     assert_wrong(exercises.q4, answer, message)
+
+
+def test_q3_names_the_whole_model_passed_instead_of_its_base():
+    base_model = unfreeze_by_hand(tiny_base())
+    model = head_model(base_model)
+    assert_wrong(
+        exercises.q3,
+        model,
+        "your answer is a model holding the base 'tiny_base'; "
+        "pass the base itself (exercise_base).",
+    )
+
+
+def test_q3_accepts_a_base_unfrozen_by_models_unfreeze_and_agrees_with_it_layer_by_layer():
+    base_model = tiny_base()
+    models.freeze(base_model)
+    models.unfreeze(base_model)
+    assert exercises.q3.check(base_model).passed
+    base_model.get_layer("bn_b").trainable = True  # one BatchNormalization layer left trainable
+    feedback = exercises.q3.check(base_model)
+    assert feedback.message.startswith(
+        "your base still has 1 trainable BatchNormalization layer (of 2)"
+    )

@@ -1,6 +1,7 @@
-"""Lesson 04 exercises: each reference solution passes, ____ is "not attempted", realistic mistakes get named."""
+"""Lesson 04 exercises: references pass, ____ is "not attempted", realistic mistakes are named."""
 
 import math
+import re
 
 import keras
 import numpy as np
@@ -30,7 +31,7 @@ def test_phase_one_model_is_frozen_with_a_used_head_optimizer():
     assert int(model.optimizer.iterations.numpy()) == 1
 
 
-# q1 -----------------------------------------------------------------------------------------------------------
+# q1 -------------------------------------------------------------------------------------------
 
 
 def test_q1_reference_passes():
@@ -72,15 +73,18 @@ def q1_answer(mistake: str):
         ),
         (
             "reused optimizer",
-            "your optimizer has already taken 1 step: it is the head's optimizer; compile with a fresh one.",
+            "your optimizer has already taken 1 step: it is the head's optimizer; "
+            "compile with a fresh one.",
         ),
         (
             "head rate",
-            "your learning rate is 0.001; phase 2 needs at most 0.0001, ten times below the head's 0.001.",
+            "your learning rate is 0.001; phase 2 needs at most 0.0001, "
+            "ten times below the head's 0.001.",
         ),
         (
             "string loss",
-            "your loss is the string 'sparse_categorical_crossentropy', which treats the outputs as probabilities; "
+            "your loss is the string 'sparse_categorical_crossentropy', which treats the outputs "
+            "as probabilities; "
             "compile with keras.losses.SparseCategoricalCrossentropy(from_logits=True).",
         ),
     ],
@@ -97,7 +101,17 @@ def test_q1_rejects_something_that_is_not_a_model():
     )
 
 
-# q2 -----------------------------------------------------------------------------------------------------------
+# q2 -------------------------------------------------------------------------------------------
+
+
+def test_q2_names_the_whole_model_passed_instead_of_its_base():
+    model, base_model = exercises.phase_one_model()
+    models.unfreeze(base_model, top_layers=exercises.TOP_LAYERS)
+    assert_wrong(
+        exercises.q2,
+        model,
+        f"your answer is a model holding the base {base_model.name!r}; pass base_model itself.",
+    )
 
 
 def test_q2_reference_passes():
@@ -121,7 +135,8 @@ def test_q2_names_a_fully_unfrozen_base():
     assert_wrong(
         exercises.q2,
         base_model,
-        "your base has 52 trainable layers with weights, 45 of them below the top 20 (the lowest is 'Conv1'); "
+        "your base has 52 trainable layers with weights, 45 of them below the top 20 "
+        "(the lowest is 'Conv1'); "
         "unfreeze only base_model.layers[-20:].",
     )
 
@@ -161,7 +176,7 @@ def test_q2_names_missing_top_layers():
     )
 
 
-# q3 -----------------------------------------------------------------------------------------------------------
+# q3 -------------------------------------------------------------------------------------------
 
 
 def comparison(source_by_rate: dict[float, float]) -> list[Outcome]:
@@ -173,6 +188,18 @@ def comparison(source_by_rate: dict[float, float]) -> list[Outcome]:
 
 
 MEASURED = comparison({1e-2: 0.17, 1e-3: 0.65, 1e-4: 0.98, 1e-5: 0.99})
+
+
+def test_q3_accepts_numpy_picks():
+    assert exercises.q3.check((MEASURED, np.float32(1e-5), np.float64(1e-2))).passed
+
+
+def test_q3_names_a_comparison_that_is_not_a_list():
+    assert_wrong(
+        exercises.q3,
+        (0.5, 1e-5, 1e-2),
+        "your comparison is 0.5; pass the list that compare() returned.",
+    )
 
 
 def test_q3_reference_passes_and_ties_are_accepted():
@@ -206,7 +233,8 @@ def test_q3_reference_passes_and_ties_are_accepted():
         ((1e-5, 1e-2), "your answer holds 2 objects; pass (comparison, kept_most, lost_most)."),
         (
             ([MEASURED[0]], 1e-5, 1e-2),
-            "your comparison holds fewer than two fine-tuning runs; pass the list that compare() returned.",
+            "your comparison holds fewer than two fine-tuning runs; "
+            "pass the list that compare() returned.",
         ),
     ],
 )
@@ -214,7 +242,20 @@ def test_q3_wrong_answers_are_named(answer, message):
     assert_wrong(exercises.q3, answer, message)
 
 
-# q4 -----------------------------------------------------------------------------------------------------------
+# q4 -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [0.1, np.float32(0.1), np.float64(0.1)])
+def test_q4_accepts_numpy_drifts(answer):
+    assert exercises.q4.check(answer).passed
+
+
+def test_q4_names_a_numpy_drift_of_the_change_alone():
+    assert_wrong(
+        exercises.q4,
+        np.float32(0.5),
+        "your drift 0.5 is the size of the change; divide it by the norm of the weights before.",
+    )
 
 
 def test_q4_reference_passes_and_matches_the_closed_form():
@@ -228,11 +269,13 @@ def test_q4_reference_passes_and_matches_the_closed_form():
     [
         (
             0.5,
-            "your drift 0.5 is the size of the change; divide it by the norm of the weights before.",
+            "your drift 0.5 is the size of the change; "
+            "divide it by the norm of the weights before.",
         ),
         (
             0.5 / math.sqrt(3.0**2 + 0.3**2 + 3.6**2),
-            "your drift 0.106479 divides by the norm of the weights after; divide by the norm before.",
+            "your drift 0.106479 divides by the norm of the weights after; "
+            "divide by the norm before.",
         ),
         (0.2, "your drift is 0.2, which is too large."),
         ("0.1", "your drift is '0.1' (a str); give a number."),
@@ -240,3 +283,10 @@ def test_q4_reference_passes_and_matches_the_closed_form():
 )
 def test_q4_wrong_answers_are_named(answer, message):
     assert_wrong(exercises.q4, answer, message)
+
+
+@pytest.mark.parametrize("seed", [-1, 0.5, "0", True])
+def test_phase_one_model_rejects_a_bad_seed(seed):
+    message = f"seed must be an int >= 0. Received: seed={seed!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        exercises.phase_one_model(seed=seed)

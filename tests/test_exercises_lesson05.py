@@ -1,8 +1,9 @@
-"""Lesson 05 exercises: each reference solution passes, ____ is "not attempted", realistic mistakes get named."""
+"""Lesson 05 exercises: references pass, ____ is "not attempted", realistic mistakes are named."""
 
 import math
 
 import keras
+import numpy as np
 import pytest
 
 from helpers.exercises import core
@@ -24,7 +25,7 @@ def test_placeholder_is_not_attempted(question):
     assert question.check(core.____).outcome == core.NOT_ATTEMPTED
 
 
-# q1 -----------------------------------------------------------------------------------------------------------
+# q1 -----------------------------------------------------------------------------------------------
 
 
 def test_the_curves_hold_one_run_per_verdict_by_the_reference():
@@ -33,6 +34,17 @@ def test_the_curves_hold_one_run_per_verdict_by_the_reference():
     }
     assert verdicts == REFERENCE and sorted(verdicts.values()) == sorted(curve_diagnosis.VERDICTS)
     assert all(len(losses) >= 12 for losses in exercises.CURVES.values())
+
+
+def test_the_verdicts_are_the_courses_one_vocabulary():
+    assert curve_diagnosis.VERDICTS == (
+        "diverging",
+        "too high",
+        "too low",
+        "healthy",
+        "overfitting",
+    )
+    assert set(REFERENCE.values()) == set(curve_diagnosis.VERDICTS)
 
 
 def test_q1_reference_passes_in_any_case_and_spacing():
@@ -51,7 +63,8 @@ def test_q1_names_each_curve_that_is_wrong():
     assert_wrong(
         exercises.q1,
         swapped,
-        f"curve 'B' is diverging, not too low: {evidence('B')}. curve 'D' is too low, not diverging: {evidence('D')}.",
+        f"curve 'B' is diverging, not too low: {evidence('B')}. "
+        f"curve 'D' is too low, not diverging: {evidence('D')}.",
     )
 
 
@@ -80,17 +93,36 @@ def test_q1_names_a_zig_zag_read_as_healthy():
             "your verdict for curve 'A' is 'oscillating'; "
             "use one of 'diverging', 'too high', 'too low', 'healthy', 'overfitting'.",
         ),
+        (
+            {**REFERENCE, "D": "too small"},
+            "your verdict for curve 'D' is 'too small'; "
+            "use one of 'diverging', 'too high', 'too low', 'healthy', 'overfitting'.",
+        ),
+        (
+            {**REFERENCE, "C": 1},
+            "your verdict for curve 'C' is 1; "
+            "use one of 'diverging', 'too high', 'too low', 'healthy', 'overfitting'.",
+        ),
     ],
 )
 def test_q1_wrong_shapes_are_named(answer, message):
     assert_wrong(exercises.q1, answer, message)
 
 
-# q2 -----------------------------------------------------------------------------------------------------------
+def test_q1_hint_plots_the_curves_without_giving_the_verdicts_away():
+    assert "show_verdicts=False" in exercises.q1.hint(1).text
 
 
-def test_q2_reference_passes_and_rounded_values_too():
-    assert exercises.q2.check(math.log(4)).passed and exercises.q2.check(1.39).passed
+# q2 -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [math.log(4), 1.39, np.float32(math.log(4)), np.log(4)])
+def test_q2_reference_passes_and_rounded_values_too(answer):
+    assert exercises.q2.check(answer).passed
+
+
+def test_q2_expects_the_fresh_head_loss_of_curve_diagnosis():
+    assert exercises.FRESH_HEAD_LOSS == curve_diagnosis.expected_initial_loss(4) == math.log(4)
 
 
 @pytest.mark.parametrize(
@@ -98,15 +130,23 @@ def test_q2_reference_passes_and_rounded_values_too():
     [
         (
             0.25,
-            "your initial loss 0.25 is the probability a fresh head gives each class; the loss is -ln of it.",
+            "your initial loss 0.25 is the probability a fresh head gives each class; "
+            "the loss is -ln of it.",
+        ),
+        (
+            np.float32(0.25),
+            "your initial loss 0.25 is the probability a fresh head gives each class; "
+            "the loss is -ln of it.",
         ),
         (
             -math.log(4),
-            "your initial loss -1.38629 is negative; a cross-entropy, -ln(probability), is never below 0.",
+            "your initial loss -1.38629 is negative; "
+            "a cross-entropy, -ln(probability), is never below 0.",
         ),
         (
             math.log10(4),
-            "your initial loss 0.60206 is log10(4); Keras's cross-entropy uses the natural logarithm.",
+            "your initial loss 0.60206 is log10(4); "
+            "Keras's cross-entropy uses the natural logarithm.",
         ),
         (2.0, "your initial loss 2 is log2(4); Keras's cross-entropy uses the natural logarithm."),
         (4, "your initial loss is 4, which is too large."),
@@ -117,10 +157,10 @@ def test_q2_wrong_answers_are_named(answer, message):
     assert_wrong(exercises.q2, answer, message)
 
 
-# q3 -----------------------------------------------------------------------------------------------------------
+# q3 -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("learning_rate", [1e-4, 3e-5, 1e-5])
+@pytest.mark.parametrize("learning_rate", [1e-4, 3e-5, 1e-5, np.float32(1e-4), np.float64(3e-5)])
 def test_q3_accepts_ten_to_a_hundred_times_below_phase_one(learning_rate):
     assert exercises.q3.check(learning_rate).passed
 
@@ -130,33 +170,38 @@ def test_q3_accepts_ten_to_a_hundred_times_below_phase_one(learning_rate):
     [
         (
             1e-3,
-            "your learning rate 0.001 is phase 1's 0.001 again: unfrozen, the pretrained base takes steps sized for "
-            "a random head and loses its features; start 10x to 100x lower.",
+            "your learning rate 0.001 is phase 1's 0.001 again: unfrozen, the pretrained base "
+            "takes steps sized for a random head and loses its features; "
+            "start 10x to 100x lower.",
         ),
         (
             1e-2,
-            "your learning rate 0.01 is above phase 1's 0.001: phase 2 moves weights that are already good, and a "
-            "larger step wrecks them (the loss jumps); go 10x to 100x below phase 1.",
+            "your learning rate 0.01 is above phase 1's 0.001: phase 2 moves weights that are "
+            "already good, and a larger step wrecks them (the loss jumps); "
+            "go 10x to 100x below phase 1.",
         ),
         (
             5e-4,
-            "your learning rate 0.0005 is only 2x below phase 1's 0.001; the pretrained base needs steps 10x to 100x "
-            "smaller than the new head's.",
+            "your learning rate 0.0005 is only 2x below phase 1's 0.001; "
+            "the pretrained base needs steps 10x to 100x smaller than the new head's.",
         ),
         (
             1e-6,
-            "your learning rate 1e-06 is 1000x below phase 1's 0.001: the loss would barely move in phase 2's few "
-            "epochs (too low); stay within 10x to 100x.",
+            "your learning rate 1e-06 is 1000x below phase 1's 0.001: "
+            "the loss would barely move in phase 2's few epochs (too low); "
+            "stay within 10x to 100x.",
         ),
         (-1e-4, "your learning rate is -0.0001; a learning rate must be positive."),
         ("1e-4", "your learning rate is '1e-4'; give a positive number such as 1e-4."),
+        (float("inf"), "your learning rate is inf; give a positive number such as 1e-4."),
+        (True, "your learning rate is True; give a positive number such as 1e-4."),
     ],
 )
 def test_q3_wrong_answers_are_named(answer, message):
     assert_wrong(exercises.q3, answer, message)
 
 
-# q4 -----------------------------------------------------------------------------------------------------------
+# q4 -----------------------------------------------------------------------------------------------
 
 
 def cosine(**overrides) -> keras.optimizers.schedules.CosineDecay:
@@ -172,9 +217,8 @@ def cosine(**overrides) -> keras.optimizers.schedules.CosineDecay:
 def test_q4_reference_passes_and_warms_up_to_the_peak():
     schedule = cosine()
     assert exercises.q4.check(schedule).passed
-    assert float(schedule(0)) == 0.0 and float(schedule(50)) == pytest.approx(
-        exercises.PHASE_TWO_PEAK
-    )
+    assert float(schedule(0)) == 0.0
+    assert float(schedule(50)) == pytest.approx(exercises.PHASE_TWO_PEAK)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +241,8 @@ def test_q4_reference_passes_and_warms_up_to_the_peak():
         ),
         (
             keras.optimizers.schedules.CosineDecay,
-            f"your answer is the class CosineDecay itself; call it to build a schedule: {exercises.SCHEDULE_EXAMPLE}.",
+            "your answer is the class CosineDecay itself; call it to build a schedule: "
+            f"{exercises.SCHEDULE_EXAMPLE}.",
         ),
         (
             keras.optimizers.Adam(learning_rate=1e-4),

@@ -1,23 +1,18 @@
-"""Training a head on cached features, and learning-rate sweeps (helpers/head_training.py)."""
+"""A new head on cached features (helpers/finetune/head_training.py): extract, build, train."""
 
 import math
+import re
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from synthetic_data import blobs
 
-from helpers.finetune import head_training
-from helpers.lessons import head_sweep
+from helpers.finetune import guards, head_training, models
 
 
-def blobs(seed: int, count: int = 48, num_features: int = 6, num_classes: int = 3):
-    """Well-separated Gaussian blobs: features near one-hot class centres, plus noise."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(count) % num_classes
-    centres = 3.0 * np.eye(num_classes, num_features)
-    features = centres[labels] + rng.normal(scale=0.5, size=(count, num_features))
-    return features.astype("float32"), labels
+def small_base():
+    return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1)])
 
 
 def test_pooled_features_match_keras_global_average_pooling():
@@ -32,22 +27,48 @@ def test_pooled_features_match_keras_global_average_pooling():
     )
 
 
+NAN_IMAGES = np.where(np.arange(2 * 8 * 8 * 3).reshape(2, 8, 8, 3) < 2, np.nan, 0.0)
+
+
 @pytest.mark.parametrize(
     ("images", "batch_size", "message"),
     [
         (
             np.zeros((2, 8, 8)),
             4,
-            r"images must have shape \(n, height, width, 3\).*Received: \(2, 8, 8\)",
+            "images must be a batch of images (n, height, width, channels). "
+            "Received: images of shape (2, 8, 8)",
         ),
-        (np.zeros((0, 8, 8, 3)), 4, r"Received: \(0, 8, 8, 3\)"),
+        (
+            np.zeros((0, 8, 8, 3)),
+            4,
+            "images must hold at least one image. Received: images of shape (0, 8, 8, 3)",
+        ),
+        (
+            np.zeros((2, 6, 6, 3)),
+            4,
+            "images must have shape (n, 8, 8, 3). Received: images of shape (2, 6, 6, 3)",
+        ),
+        (
+            np.full((2, 8, 8, 3), 255, np.uint8),
+            4,
+            "images must be preprocessed floats in [-1, 1] (mobilenet_v2.preprocess_input), "
+            "not raw pixels. Received: images of dtype uint8",
+        ),
+        (NAN_IMAGES, 4, "images must be finite. Received: images with 2 NaN or inf values"),
         (np.zeros((2, 8, 8, 3)), 0, "batch_size must be an int >= 1. Received: batch_size=0"),
+        (np.zeros((2, 8, 8, 3)), 2.0, "batch_size must be an int >= 1. Received: batch_size=2.0"),
     ],
 )
 def test_pooled_features_rejects_bad_input(images, batch_size, message):
-    base_model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1)])
-    with pytest.raises(ValueError, match=message):
-        head_training.pooled_features(base_model, images, batch_size=batch_size)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        head_training.pooled_features(small_base(), images, batch_size=batch_size)
+
+
+def test_pooled_features_rejects_a_base_that_is_no_model():
+    message = "base_model must be a keras.Model. Received: base_model='mobilenet'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        head_training.pooled_features("mobilenet", np.zeros((2, 8, 8, 3)))
 
 
 def test_build_head_is_dropout_then_a_logits_dense_layer():
@@ -55,9 +76,27 @@ def test_build_head_is_dropout_then_a_logits_dense_layer():
     assert [type(layer).__name__ for layer in head.layers] == ["Dropout", "Dense"]
     assert head.layers[0].rate == 0.3
     assert head.layers[-1].get_config()["activation"] == "linear" and head.output_shape == (None, 5)
-    assert [
-        type(layer).__name__ for layer in head_training.build_head(12, 5, dropout=0).layers
-    ] == ["Dense"]
+    without_dropout = head_training.build_head(12, 5, dropout=0)
+    assert [type(layer).__name__ for layer in without_dropout.layers] == ["Dense"]
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_build_head_is_the_head_of_build_mobilenet_v2(dropout):
+    keras.utils.set_random_seed(0)
+    model, base_model = models.build_mobilenet_v2(3, image_size=32, dropout=dropout)
+    head = head_training.build_head(1280, 3, dropout=dropout)
+    model_head = model.layers[model.layers.index(base_model) + 2 :]
+    assert [layer.name for layer in head.layers] == [layer.name for layer in model_head]
+    for head_layer, model_layer in zip(head.layers, model_head, strict=True):
+        assert head_layer.get_config() == model_layer.get_config()
+    # A head trained on cached features drops into the model: same logits as features -> head.
+    head.set_weights([np.random.default_rng(0).normal(size=w.shape) for w in head.get_weights()])
+    model.get_layer("logits").set_weights(head.get_layer("logits").get_weights())
+    images = np.random.default_rng(1).uniform(-1, 1, size=(4, 32, 32, 3)).astype("float32")
+    features = head_training.pooled_features(base_model, images)
+    np.testing.assert_allclose(
+        model.predict(images, verbose=0), head.predict(features, verbose=0), rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,12 +104,13 @@ def test_build_head_is_dropout_then_a_logits_dense_layer():
     [
         ({"num_features": 0}, "num_features must be an int >= 1. Received: num_features=0"),
         ({"num_classes": 1}, "num_classes must be an int >= 2. Received: num_classes=1"),
-        ({"num_classes": 4.0}, "Received: num_classes=4.0"),
-        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\). Received: dropout=1.0"),
+        ({"num_classes": 4.0}, "num_classes must be an int >= 2. Received: num_classes=4.0"),
+        ({"dropout": 1.0}, "dropout must be a finite number in [0, 1). Received: dropout=1.0"),
+        ({"dropout": True}, "dropout must be a finite number in [0, 1). Received: dropout=True"),
     ],
 )
 def test_build_head_rejects_bad_arguments(arguments, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         head_training.build_head(**{"num_features": 4, "num_classes": 3, **arguments})
 
 
@@ -103,91 +143,138 @@ def test_train_head_is_reproducible_for_one_seed_and_differs_across_seeds():
 
 
 def test_train_head_infers_the_number_of_classes_from_both_splits():
+    # Training labels go up to 2, validation labels up to 3: 4 classes.
     (features, labels), validation = blobs(0, num_classes=3), blobs(1, num_classes=4)
-    history = head_training.train_head(
-        (features, labels), validation, epochs=1
-    )  # labels up to 3: 4 classes
+    history = head_training.train_head((features, labels), validation, epochs=1)
     assert len(history["loss"]) == 1
-    with pytest.raises(
-        ValueError, match="num_classes must be an int above every label. Received: num_classes=3"
-    ):
+    message = "validation labels must be in [0, 3). Received: validation labels with values [3]"
+    with pytest.raises(ValueError, match=re.escape(message)):
         head_training.train_head((features, labels), validation, num_classes=3)
+
+
+SPLIT = (np.zeros((4, 3), "float32"), np.array([0, 1, 0, 1]))
+NAN_FEATURES = np.where(np.eye(4, 3) == 1, np.nan, 0.0)
+RATE_WANTED = "learning_rate must be a positive, finite number or a LearningRateSchedule."
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (
-            {"learning_rate": 0.0},
-            "learning_rate must be positive and finite. Received: learning_rate=0.0",
-        ),
-        ({"learning_rate": float("nan")}, "Received: learning_rate=nan"),
-        ({"learning_rate": "1e-3"}, "Received: learning_rate='1e-3'"),
+        ({"learning_rate": 0.0}, f"{RATE_WANTED} Received: learning_rate=0.0"),
+        ({"learning_rate": float("nan")}, f"{RATE_WANTED} Received: learning_rate=nan"),
+        ({"learning_rate": "1e-3"}, f"{RATE_WANTED} Received: learning_rate='1e-3'"),
+        ({"learning_rate": True}, f"{RATE_WANTED} Received: learning_rate=True"),
         ({"epochs": 0}, "epochs must be an int >= 1. Received: epochs=0"),
         ({"batch_size": 2.5}, "batch_size must be an int >= 1. Received: batch_size=2.5"),
         ({"seed": -1}, "seed must be an int >= 0. Received: seed=-1"),
+        ({"dropout": 1.0}, "dropout must be a finite number in [0, 1). Received: dropout=1.0"),
+        ({"num_classes": 1}, "num_classes must be None or an int >= 2. Received: num_classes=1"),
+        (
+            {"stop_on_divergence": "yes"},
+            "stop_on_divergence must be True or False. Received: stop_on_divergence='yes'",
+        ),
         (
             {"train": np.zeros((4, 3))},
-            r"train must be a tuple \(features, labels\). Received: ndarray",
+            "train must be a tuple (features, labels). "
+            "Received: train=<array of shape (4, 3) and dtype float64>",
         ),
-        ({"train": (np.zeros((4, 3)), np.zeros(3, int))}, r"Received: shapes \(4, 3\) and \(3,\)"),
         (
-            {"train": (np.zeros((4, 3)), np.zeros(4))},
-            "train labels must be non-negative ints. Received: dtype float64",
+            {"train": (np.zeros((4, 3)), [0, 1], [1, 1])},
+            "train must be a tuple (features, labels). Received: a tuple of 3 items",
+        ),
+        (
+            {"train": (np.zeros((0, 3)), np.zeros(0, int))},
+            "train features must be a non-empty array (n, num_features). "
+            "Received: train features of shape (0, 3)",
+        ),
+        (
+            {"train": (NAN_FEATURES, np.zeros(4, int))},
+            "train features must be finite. Received: train features with 3 NaN or inf values",
+        ),
+        (
+            {"train": (np.zeros((4, 3)), np.zeros(3, int))},
+            "train labels must hold one label per example (4). Received: 3 labels",
+        ),
+        (
+            {"train": (np.zeros((4, 3)), np.array([0, 0.5, 1, 1]))},
+            "train labels must be whole class indices (ints). "
+            "Received: train labels with values [0.5]",
+        ),
+        (
+            {"train": (np.zeros((4, 3)), np.array([0, -2, 1, 1]))},
+            "train labels must be in [0, ...). Received: train labels with values [-2]",
         ),
         (
             {"validation": (np.zeros((4, 2)), np.zeros(4, int))},
-            "the same length. Received: 3 and 2",
+            "validation features must be a non-empty array (n, 3). "
+            "Received: validation features of shape (4, 2)",
         ),
     ],
 )
 def test_train_head_rejects_bad_arguments(arguments, message):
-    split = (np.zeros((4, 3), "float32"), np.array([0, 1, 0, 1]))
-    arguments = {"train": split, "validation": split, **arguments}
-    with pytest.raises(ValueError, match=message):
+    arguments = {"train": SPLIT, "validation": SPLIT, **arguments}
+    with pytest.raises(ValueError, match=re.escape(message)):
         head_training.train_head(**arguments)
 
 
-def test_sweep_gives_each_rate_the_history_train_head_gives_it():
-    train, validation = blobs(2), blobs(3)
-    results = head_sweep.sweep_learning_rates(train, validation, [1e-1, 1e-3], epochs=2, seed=1)
-    assert list(results) == [1e-1, 1e-3]
-    for (
-        learning_rate,
-        history,
-    ) in results.items():  # train_head is the oracle: same seed, same history
-        assert history == head_training.train_head(
-            train, validation, learning_rate=learning_rate, epochs=2, seed=1
-        )
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_diverging_rate_stops_the_run_and_names_the_rate(seed):
+    train, validation = blobs(seed), blobs(seed + 10)
+    with pytest.raises(guards.TrainingDivergedError) as error:
+        head_training.train_head(train, validation, learning_rate=1e3, epochs=5, seed=seed)
+    assert isinstance(error.value, ValueError)
+    message = str(error.value)
+    assert message.startswith("Training stopped: the loss ")
+    assert message.endswith("Received: learning_rate=1000.0")
 
 
-@pytest.mark.parametrize(
-    ("learning_rates", "message"),
-    [
-        ([], r"learning_rates must be a non-empty sequence. Received: learning_rates=\[\]"),
-        (1e-3, "Received: learning_rates=0.001"),
-        (
-            [1e-3, 0.001],
-            r"learning_rates must all differ. Received: learning_rates=\[0.001, 0.001\]",
-        ),
-        ([1e-3, -1.0], "learning_rate must be positive and finite. Received: learning_rate=-1.0"),
-    ],
-)
-def test_sweep_rejects_bad_learning_rates(learning_rates, message):
-    with pytest.raises(ValueError, match=message):
-        head_sweep.sweep_learning_rates(blobs(0), blobs(1), learning_rates)
+def test_stop_on_divergence_false_trains_on_at_a_diverging_rate():
+    # A grid search needs every rate's outcome: the run finishes, its loss far above chance.
+    train, validation = blobs(0), blobs(10)
+    history = head_training.train_head(
+        train, validation, learning_rate=1e3, epochs=3, stop_on_divergence=False
+    )
+    assert len(history["loss"]) == 3
+    assert min(history["loss"]) > guards.DIVERGENCE_FACTOR * math.log(3)
 
 
-def test_plot_sweep_draws_one_labelled_line_per_rate_on_the_given_axes():
-    results = {0.1: {"val_loss": [1.0, 0.5, 0.7]}, 0.001: {"val_loss": [1.2, 1.0, 0.9]}}
-    _, ax = plt.subplots()
-    assert head_sweep.plot_sweep(results, "val_loss", ax=ax) is ax
-    assert [line.get_label() for line in ax.lines] == ["0.1", "0.001"]
-    assert list(ax.lines[1].get_ydata()) == [1.2, 1.0, 0.9] and list(ax.lines[1].get_xdata()) == [
-        1,
-        2,
-        3,
+@pytest.mark.parametrize("learning_rate", [1e-1, 1e-2, 1e-3, 1e-4])
+def test_the_lesson_rates_do_not_trip_the_guard(learning_rate):
+    # Lesson 03 sweeps 1e-1 to 1e-4: the fast rates wobble, but never 4x above chance.
+    history = head_training.train_head(blobs(0), blobs(1), learning_rate=learning_rate, epochs=5)
+    assert len(history["loss"]) == 5
+
+
+def test_numpy_scalars_work_like_python_numbers():
+    train, validation = blobs(0), blobs(1)
+    python = {
+        "learning_rate": 1e-2,
+        "num_classes": 3,
+        "epochs": 2,
+        "batch_size": 8,
+        "dropout": 0.25,
+        "seed": 1,
+    }
+    numpy = {
+        "learning_rate": np.float32(1e-2),
+        "num_classes": np.int64(3),
+        "epochs": np.int64(2),
+        "batch_size": np.int64(8),
+        "dropout": np.float32(0.25),
+        "seed": np.int64(1),
+    }
+    expected = head_training.train_head(train, validation, **python)
+    received = head_training.train_head(train, validation, **numpy)
+    for key in head_training.HISTORY_KEYS:
+        assert received[key] == pytest.approx(expected[key], rel=1e-6), key
+    images = np.random.default_rng(0).uniform(-1, 1, size=(5, 8, 8, 3))
+    base_model = small_base()
+    np.testing.assert_array_equal(
+        head_training.pooled_features(base_model, images, batch_size=np.int64(2)),
+        head_training.pooled_features(base_model, images, batch_size=2),
+    )
+    numpy_head = head_training.build_head(np.int64(6), np.int64(3), dropout=np.float32(0.25))
+    python_head = head_training.build_head(6, 3, dropout=0.25)
+    assert [layer.get_config() for layer in numpy_head.layers] == [
+        layer.get_config() for layer in python_head.layers
     ]
-    with pytest.raises(ValueError, match="metric must be one of .* Received: metric='lr'"):
-        head_sweep.plot_sweep(results, "lr", ax=ax)
-    plt.close("all")

@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+STARTUP_SECONDS = 120  # JupyterLab's first start builds its settings; 2 shared CPUs are slow
 
 
 def free_port() -> int:
@@ -18,13 +19,31 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def schema_default(port: int, token: str, plugin: str, setting: str):
+def api_get(port: int, token: str, path: str, timeout: float = 10):
+    """GETs `path` from the server's HTTP API and returns the decoded JSON."""
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/lab/api/settings/{plugin}",
-        headers={"Authorization": f"token {token}"},
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"token {token}"}
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["schema"]["properties"][setting]["default"]
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
+def wait_for_contents(server: subprocess.Popen, port: int, token: str):
+    """Polls the contents API until the server answers; `None` if it exits or time runs out."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            return None
+        try:
+            return api_get(port, token, "/api/contents", timeout=5)
+        except OSError:
+            time.sleep(1)
+    return None
+
+
+def schema_default(port: int, token: str, plugin: str, setting: str):
+    settings = api_get(port, token, f"/lab/api/settings/{plugin}")
+    return settings["schema"]["properties"][setting]["default"]
 
 
 def test_make_lab_serves_the_notebooks(tmp_path):
@@ -41,25 +60,14 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         start_new_session=True,
     )
     try:
-        contents = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/api/contents",
-                    headers={"Authorization": f"token {token}"},
-                )
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    contents = json.load(response)
-                break
-            except OSError:
-                time.sleep(1)
-        assert contents is not None, (
-            server.stderr.read().decode() if server.poll() is not None else "no answer"
-        )
+        contents = wait_for_contents(server, port, token)
+        if contents is None:
+            exited = server.poll() is not None
+            reason = server.stderr.read().decode() if exited else "no answer"
+            raise AssertionError(f"make lab did not serve the notebooks: {reason}")
         served = {item["name"] for item in contents["content"]}
         assert {path.name for path in (ROOT / "notebooks").glob("*.ipynb")} <= served
-        # The course's overrides become JupyterLab's defaults: no "Jupyter news" pop-up, no kernel dialog.
+        # The course's overrides are JupyterLab's defaults: no "Jupyter news", no kernel dialog.
         news = schema_default(
             port, token, "@jupyterlab/apputils-extension:notification", "fetchNews"
         )

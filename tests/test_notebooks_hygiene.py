@@ -1,5 +1,6 @@
-"""Every lesson notebook starts with the shared setup cell and stores no stray outputs."""
+"""Every lesson notebook starts with the shared setup cell, stays thin, stores no stray outputs."""
 
+import ast
 import pathlib
 import re
 
@@ -50,6 +51,52 @@ def test_notebook_is_thin(path):
     assert not re.search(r"^\s*class\s", source, re.MULTILINE)
     assert "os.environ" not in source and "getenv" not in source
     assert "keras.src" not in source and not re.search(r"\._[a-z]", source)
+
+
+LAYER_MODULE = re.compile(r"helpers\.(finetune|lessons|exercises)\.\w+")
+
+
+def imported_helpers(notebook: nbformat.NotebookNode) -> list[str]:
+    """The `helpers` names the lesson's cells import, after the setup cell, dotted in full."""
+    cells = notebook_tool.code_cells(notebook)[1:]
+    tree = ast.parse("\n".join(cell.source for cell in cells))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module.split(".")[0] == "helpers":
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names if alias.name.split(".")[0] == "helpers"]
+    return names
+
+
+def names_outside_the_layers(names: list[str]) -> list[str]:
+    """The imported names that are not a module of `helpers.finetune`, `lessons` or `exercises`."""
+    return [name for name in names if not LAYER_MODULE.fullmatch(name)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
+def test_notebook_imports_helpers_through_the_three_layers(path):
+    """`from helpers.finetune import models`: a module of a layer, never a function or old path."""
+    names = imported_helpers(nbformat.read(path, as_version=4))
+    assert names, f"{path.name} imports nothing from helpers"
+    assert names_outside_the_layers(names) == []
+    exercises = [name for name in names if name.startswith("helpers.exercises.lesson")]
+    assert exercises == [f"helpers.exercises.lesson{path.name[:2]}"]
+
+
+def test_old_paths_and_imported_functions_are_found():
+    code = nbformat.v4.new_code_cell(
+        "from helpers import pretrained\n"
+        "import helpers.finetune.models\n"
+        "from helpers.finetune.models import unfreeze\n"
+        "from helpers.lessons import course, target_task\n"
+        "import numpy as np"
+    )
+    names = imported_helpers(make_notebook(make_setup_cell(), code))
+    assert names_outside_the_layers(names) == [
+        "helpers.pretrained",
+        "helpers.finetune.models.unfreeze",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])

@@ -1,5 +1,6 @@
-"""The course's named bases: the bundled shapes base and ImageNet with an offline fallback (pretrained)."""
+"""The named bases of `pretrained`: the bundled shapes base, ImageNet with an offline fallback."""
 
+import re
 import socket
 import time
 import warnings
@@ -128,3 +129,51 @@ def test_a_lookup_that_never_answers_cannot_hold_the_network_check(monkeypatch):
     start = time.monotonic()
     assert network.is_reachable(pretrained.IMAGENET_HOST, timeout=0.3) is False
     assert time.monotonic() - start < 2
+
+
+def no_network(*arguments, **keywords):
+    raise AssertionError("a bad argument must be caught before any network check")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"num_classes": 1}, "num_classes must be an int >= 2. Received: num_classes=1"),
+        ({"num_classes": 4.0}, "num_classes must be an int >= 2. Received: num_classes=4.0"),
+        ({"image_size": 16}, "image_size must be an int >= 32. Received: image_size=16"),
+        (
+            {"alpha": 0.3},
+            "alpha must be one of (0.35, 0.5, 0.75, 1.0, 1.3, 1.4). Received: alpha=0.3",
+        ),
+        ({"dropout": 1.0}, "dropout must be a finite number in [0, 1). Received: dropout=1.0"),
+        (
+            {"weights": "imagent"},
+            "weights must be one of ('bundled', 'imagenet'). Received: weights='imagent'. "
+            "Did you mean 'imagenet'?",
+        ),
+        (
+            {"weights": "bundled", "alpha": 0.5},
+            "alpha must be 0.35 with weights='bundled' (the bundled base's width); "
+            "use weights=None or 'imagenet' for other widths. Received: alpha=0.5",
+        ),
+    ],
+)
+def test_bad_arguments_fail_at_once_naming_the_argument(arguments, message, monkeypatch):
+    monkeypatch.setattr(network, "is_reachable", no_network)
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    call = {"num_classes": 2, "image_size": IMAGE_SIZE, "weights": "imagenet", **arguments}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        pretrained.build_mobilenet_v2(**call)
+
+
+def test_numpy_scalars_are_accepted(tmp_path, monkeypatch):
+    path = tmp_path / "base.weights.h5"
+    saved = save_random_base(path, seed=5)
+    monkeypatch.setattr(pretrained, "BUNDLED_BASE_PATH", path)
+    model, base_model = pretrained.build_mobilenet_v2(
+        np.int64(3), image_size=np.int64(IMAGE_SIZE), alpha=np.float32(0.35), dropout=np.float32(0)
+    )
+    assert model.output_shape == (None, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(weights_of(base_model), saved, strict=True))
+    cache_name = pretrained.imagenet_weights_path(np.int64(96), np.float32(0.35)).name
+    assert cache_name == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"

@@ -1,6 +1,7 @@
-"""The phase-2 sweep helper (helpers/rate_comparison.py), on tiny random-weight models and closed-form values."""
+"""The phase-2 sweep (helpers/lessons/rate_comparison.py), on tiny models and closed-form values."""
 
 import math
+import re
 
 import keras
 import matplotlib.pyplot as plt
@@ -60,7 +61,8 @@ def test_compare_measures_a_run_against_the_head_it_started_from(seed):
     rows = rate_comparison.compare(data, [1e-2], [3], 1, 1, seed=seed, source_head=head)
     assert [row.label for row in rows] == ["head only", "0.01, top 3"]
     assert [row.learning_rate for row in rows] == [None, 1e-2]
-    # The constant head predicts one class whatever the base does: accuracy is that class's share of the labels.
+    # The constant head predicts one class whatever the base does: accuracy is that class's share of
+    # the labels.
     share = float(np.mean(data.source_test[1] == seed))
     assert [row.source_accuracy for row in rows] == pytest.approx([share, share])
     for row in rows:  # accuracy over 6 test images: a multiple of 1/6
@@ -83,17 +85,109 @@ def test_compare_measures_a_run_against_the_head_it_started_from(seed):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("head_epochs", 0), ("fine_tune_epochs", 0), ("head_epochs", True)]
+    ("arguments", "message"),
+    [
+        ({"head_epochs": 0}, "head_epochs must be an int >= 1. Received: head_epochs=0"),
+        (
+            {"fine_tune_epochs": 0},
+            "fine_tune_epochs must be an int >= 1. Received: fine_tune_epochs=0",
+        ),
+        ({"head_epochs": True}, "head_epochs must be an int >= 1. Received: head_epochs=True"),
+        ({"seed": -1}, "seed must be an int >= 0. Received: seed=-1"),
+        (
+            {"learning_rates": []},
+            "learning_rates must be a list or tuple of at least 1 item. "
+            "Received: learning_rates=[]",
+        ),
+        (
+            {"learning_rates": [1e-3, 0.0]},
+            "learning_rates[1] must be a positive, finite number. Received: learning_rates[1]=0.0",
+        ),
+        (
+            {"learning_rates": [1e-3, 1e-3]},
+            "learning_rates must hold distinct values. Received: learning_rates=[0.001, 0.001]",
+        ),
+        (
+            {"top_layers_options": 20},
+            "top_layers_options must be a list or tuple of at least 1 item. "
+            "Received: top_layers_options=20",
+        ),
+        (
+            {"source_head": (np.zeros((1280, 6)), np.zeros(6), np.zeros(6))},
+            "source_head must be None or a tuple (kernel, bias). Received: a tuple of 3 items",
+        ),
+        (
+            {"top_layers_options": [0]},
+            "top_layers_options[0] must be None or an int from 1 to 154. "
+            "Received: top_layers_options[0]=0",
+        ),
+        ({"data": (1, 2)}, "data must be a target_task.TaskData. Received: data=(1, 2)"),
+        (
+            {"source_head": (np.zeros((1280, 4)), np.zeros(4))},
+            "source_head kernel must have shape (num_features, 6). "
+            "Received: source_head kernel of shape (1280, 4)",
+        ),
+        (
+            {"source_head": (np.zeros((1280, 6)), np.full(6, np.nan))},
+            "source_head bias must be finite. Received: source_head bias with 6 NaN or inf values",
+        ),
+    ],
 )
-def test_compare_rejects_bad_epochs(name, value):
-    options = {"head_epochs": 1, "fine_tune_epochs": 1, name: value}
-    with pytest.raises(ValueError, match=f"{name} must be an int >= 1. Received: {name}={value!r}"):
-        rate_comparison.compare(tiny_data(0), [1e-3], **options)
+def test_compare_rejects_bad_arguments_before_training(arguments, message):
+    options = {"data": tiny_data(0), "learning_rates": [1e-3], "head_epochs": 1}
+    options = {**options, "fine_tune_epochs": 1, **arguments}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rate_comparison.compare(**options)
 
 
-def test_from_scratch_rejects_zero_epochs():
-    with pytest.raises(ValueError, match="epochs must be an int >= 1. Received: epochs=0"):
-        rate_comparison.from_scratch(tiny_data(0), epochs=0)
+def test_compare_accepts_numpy_scalars_like_python_numbers():
+    data = tiny_data(0)
+    head = constant_source_head(predicted_class=0)
+    python_rows = rate_comparison.compare(data, [1e-3], [3], 1, 1, seed=1, source_head=head)
+    numpy_rows = rate_comparison.compare(
+        data,
+        np.array([1e-3], "float32"),
+        [np.int64(3)],
+        np.int64(1),
+        np.int64(1),
+        seed=np.int64(1),
+        source_head=head,
+    )
+    assert [row.label for row in numpy_rows] == [row.label for row in python_rows]
+    for python_row, numpy_row in zip(python_rows, numpy_rows, strict=True):
+        assert numpy_row.target_accuracy == python_row.target_accuracy
+        assert numpy_row.overall_drift == pytest.approx(python_row.overall_drift, rel=1e-3)
+
+
+def test_a_phase_two_the_guard_stops_is_measured_and_labelled_diverged():
+    data = tiny_data(0)
+    head = constant_source_head(predicted_class=0)
+    # Three phase-2 steps (one batch per epoch): the guard compares the second with the first.
+    rows = rate_comparison.compare(data, [1e3], [3], 1, 3, source_head=head)
+    assert rows[1].label == "1000, top 3 (diverged)" and rows[1].learning_rate == 1e3
+    assert rows[1].stopped_reason.startswith("Training stopped: ")
+    assert rows[1].stopped_reason.endswith("Received: fine_tune_learning_rate=1000.0")
+    assert rows[0].stopped_reason is None
+    assert 0 <= rows[1].target_accuracy <= 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"epochs": 0}, "epochs must be an int >= 1. Received: epochs=0"),
+        ({"epochs": 2.0}, "epochs must be an int >= 1. Received: epochs=2.0"),
+        (
+            {"learning_rate": -1e-3},
+            "learning_rate must be a positive, finite number or a LearningRateSchedule. "
+            "Received: learning_rate=-0.001",
+        ),
+        ({"seed": "0"}, "seed must be an int >= 0. Received: seed='0'"),
+        ({"data": None}, "data must be a target_task.TaskData. Received: data=None"),
+    ],
+)
+def test_from_scratch_rejects_bad_arguments(arguments, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rate_comparison.from_scratch(**{"data": tiny_data(0), "epochs": 1, **arguments})
 
 
 def outcome(label, learning_rate, target, source, drift):
@@ -144,9 +238,28 @@ def test_plot_comparison_draws_rates_as_points_and_references_as_lines():
 
 
 def test_plot_comparison_rejects_bad_inputs():
-    with pytest.raises(ValueError, match="outcomes must hold a run with a learning rate"):
+    message = (
+        "outcomes with a learning_rate must be a list or tuple of at least 1 item. "
+        "Received: outcomes with a learning_rate=[]"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
         rate_comparison.plot_comparison([outcome("head only", None, 0.79, 0.99, 0.0)])
     figure, axes = plt.subplots(1, 2)
-    with pytest.raises(ValueError, match="axes must hold three Axes. Received: 2 Axes"):
+    message = "axes must be a list or tuple of at least 3 items. Received: axes=[<Axes"
+    with pytest.raises(ValueError, match=re.escape(message)):
         rate_comparison.plot_comparison([outcome("0.01", 1e-2, 0.25, 0.17, 0.3)], axes=axes)
     plt.close(figure)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "message"),
+    [
+        ([], "outcomes must be a list or tuple of at least 1 item. Received: outcomes=[]"),
+        (["0.01"], "outcomes[0] must be an Outcome. Received: outcomes[0]='0.01'"),
+    ],
+)
+def test_format_table_and_plot_comparison_reject_what_is_not_a_list_of_outcomes(outcomes, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rate_comparison.format_table(outcomes)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rate_comparison.plot_comparison(outcomes)

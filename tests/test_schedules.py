@@ -1,6 +1,7 @@
-"""Learning-rate schedules (helpers/schedules.py) against closed forms, inside `fit`, and in TensorBoard files."""
+"""Learning-rate schedules (helpers/finetune/schedules.py): closed forms, `fit` and TensorBoard."""
 
 import math
+import re
 
 import keras
 import matplotlib
@@ -15,7 +16,10 @@ matplotlib.use("Agg")
 
 
 def warmup_cosine_reference(peak, total_steps, warmup_steps, initial, final_fraction, num_steps):
-    """Linear warmup from `initial` to `peak`, then 0.5 * (1 + cos(pi * t / T)) down to `final_fraction * peak`."""
+    """Linear warmup from `initial` to `peak`, then 0.5 * (1 + cos(pi * t / T)) down to the floor.
+
+    The floor is `final_fraction * peak`.
+    """
     step = np.arange(num_steps, dtype=np.float64)
     warmup = initial + (peak - initial) * step / max(warmup_steps, 1)
     decay_steps = total_steps - warmup_steps
@@ -27,7 +31,7 @@ def warmup_cosine_reference(peak, total_steps, warmup_steps, initial, final_frac
 
 
 def one_cycle_reference(max_lr, total_steps, pct_start, div_factor, final_div_factor):
-    """PyTorch's OneCycleLR(anneal_strategy="cos", three_phase=False).get_lr(), step by step, in plain Python."""
+    """PyTorch's OneCycleLR(anneal_strategy="cos", three_phase=False).get_lr(), in plain Python."""
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
     phases = [
@@ -90,9 +94,8 @@ def test_warmup_cosine_default_starts_at_zero_in_float():
     rates = schedules.learning_rates(
         schedules.warmup_cosine(1e-3, total_steps=10, warmup_steps=4), 3
     )
-    np.testing.assert_allclose(
-        rates, [0.0, 2.5e-4, 5e-4], rtol=1e-6
-    )  # an int 0 would have made it int32 zeros
+    # an int 0 would have made it int32 zeros
+    np.testing.assert_allclose(rates, [0.0, 2.5e-4, 5e-4], rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -115,17 +118,14 @@ def test_one_cycle_matches_pytorch_one_cycle_lr(
     )
     rates = schedules.learning_rates(schedule, total_steps + 5)
     np.testing.assert_allclose(rates[:total_steps], expected, rtol=1e-5)  # float32 against float64
-    initial, final = (
-        max_learning_rate / div_factor,
-        max_learning_rate / div_factor / final_div_factor,
-    )
+    initial = max_learning_rate / div_factor
+    final = initial / final_div_factor
     assert rates[0] == pytest.approx(initial, rel=1e-6)
     assert rates[total_steps - 1] == pytest.approx(final, rel=1e-6)
     assert np.all(rates[total_steps:] == rates[total_steps - 1])  # constant after the cycle
     peak_step = warmup_fraction * total_steps - 1
-    if float(
-        peak_step
-    ).is_integer():  # the peak falls on a step: there the rate is exactly the maximum
+    # the peak falls on a step: there the rate is exactly the maximum
+    if float(peak_step).is_integer():
         assert rates[int(peak_step)] == np.float32(max_learning_rate)
     assert rates.max() <= np.float32(max_learning_rate)
     assert np.argmax(rates) in (math.floor(peak_step), math.ceil(peak_step))
@@ -153,7 +153,8 @@ def test_one_cycle_inside_fit_uses_the_logged_rate_at_every_step():
         logger.learning_rates, schedules.learning_rates(schedule, total_steps), rtol=1e-6
     )
     assert history.history["learning_rate"] == [logger.learning_rates[5], logger.learning_rates[11]]
-    weight = 0.0  # loss (w - 1)^2, gradient 2 (w - 1): plain SGD with the logged rates gives the trained weight
+    # loss (w - 1)^2, gradient 2 (w - 1): plain SGD with the logged rates gives the trained weight
+    weight = 0.0
     for rate in logger.learning_rates:
         weight -= rate * 2 * (weight - 1)
     assert float(model.get_weights()[0][0, 0]) == pytest.approx(weight, rel=1e-5)
@@ -166,7 +167,8 @@ def test_one_cycle_serialization_round_trip():
     restored = keras.optimizers.schedules.deserialize(
         keras.optimizers.schedules.serialize(schedule)
     )
-    assert type(restored) is schedules.OneCycle and restored.get_config() == schedule.get_config()
+    # By name: the doctest run imports helpers/finetune/schedules.py a second time, as `schedules`.
+    assert type(restored).__name__ == "OneCycle" and restored.get_config() == schedule.get_config()
     optimizer = keras.optimizers.deserialize(
         keras.optimizers.serialize(keras.optimizers.Adam(learning_rate=schedule))
     )
@@ -199,16 +201,13 @@ def test_logger_and_continuing_tensorboard_count_steps_on_across_fits(tmp_path, 
     tensorboard = schedules.ContinuingTensorBoard(tmp_path, update_freq="batch", write_graph=False)
     data = (np.ones((4, 1)), np.ones(4))
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="mse")
-    model.fit(
-        *data, batch_size=2, epochs=2, callbacks=[logger, tensorboard], verbose=0
-    )  # steps 1-4
+    # steps 1-4
+    model.fit(*data, batch_size=2, epochs=2, callbacks=[logger, tensorboard], verbose=0)
     schedule = schedules.warmup_cosine(0.1, total_steps=4, warmup_steps=2)
-    model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse"
-    )  # a fresh optimizer
-    model.fit(
-        *data, batch_size=2, epochs=1, callbacks=[logger, tensorboard], verbose=0
-    )  # steps 5-6
+    # a fresh optimizer
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse")
+    # steps 5-6
+    model.fit(*data, batch_size=2, epochs=1, callbacks=[logger, tensorboard], verbose=0)
     expected = [0.05] * 4 + list(schedules.learning_rates(schedule, 2))
     np.testing.assert_allclose(logger.learning_rates, expected, rtol=1e-6)
     scalars = read_scalars(tmp_path / "train")
@@ -219,7 +218,7 @@ def test_logger_and_continuing_tensorboard_count_steps_on_across_fits(tmp_path, 
 
 
 def test_keras_tensorboard_alone_restarts_its_steps(tmp_path, read_scalars):
-    """Why ContinuingTensorBoard exists: Keras's own callback writes a second fit over steps 1, 2, ..."""
+    """Why ContinuingTensorBoard exists: Keras's callback writes a second fit over steps 1, 2."""
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     tensorboard = keras.callbacks.TensorBoard(tmp_path, update_freq="batch", write_graph=False)
@@ -228,62 +227,123 @@ def test_keras_tensorboard_alone_restarts_its_steps(tmp_path, read_scalars):
     assert sorted(read_scalars(tmp_path / "train")["batch_loss"]) == [1, 2]
 
 
+def received(name, value) -> str:
+    return f"Received: {name}={value!r}"
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
         (
             lambda: schedules.warmup_cosine(0.0, 10, 2),
-            "peak_learning_rate must be a positive, finite number",
+            "peak_learning_rate must be a positive, finite number. "
+            + received("peak_learning_rate", 0.0),
         ),
-        (lambda: schedules.warmup_cosine(float("inf"), 10, 2), "Received: peak_learning_rate=inf"),
+        (
+            lambda: schedules.warmup_cosine(float("inf"), 10, 2),
+            "peak_learning_rate must be a positive, finite number. "
+            + received("peak_learning_rate", float("inf")),
+        ),
         (
             lambda: schedules.warmup_cosine(1e-3, 0, 0),
             "total_steps must be an int >= 1. Received: total_steps=0",
         ),
-        (lambda: schedules.warmup_cosine(1e-3, 10.0, 2), "Received: total_steps=10.0"),
+        (
+            lambda: schedules.warmup_cosine(1e-3, 10.0, 2),
+            "total_steps must be an int >= 1. Received: total_steps=10.0",
+        ),
         (
             lambda: schedules.warmup_cosine(1e-3, 10, 10),
-            "warmup_steps must be an int in [0, total_steps=10)",
+            "warmup_steps must be an int from 0 to 9. Received: warmup_steps=10",
         ),
-        (lambda: schedules.warmup_cosine(1e-3, 10, -1), "Received: warmup_steps=-1"),
+        (
+            lambda: schedules.warmup_cosine(1e-3, 10, -1),
+            "warmup_steps must be an int from 0 to 9. Received: warmup_steps=-1",
+        ),
         (
             lambda: schedules.warmup_cosine(1e-3, 10, 2, initial_learning_rate=1e-2),
-            "initial_learning_rate=0.01",
+            "initial_learning_rate must be a finite number in [0, 0.001]. "
+            "Received: initial_learning_rate=0.01",
         ),
         (
             lambda: schedules.warmup_cosine(1e-3, 10, 2, final_fraction=1.5),
-            "final_fraction must be a number in",
+            "final_fraction must be a finite number in [0, 1]. Received: final_fraction=1.5",
         ),
         (
             lambda: schedules.OneCycle(-1.0, 10),
-            "max_learning_rate must be a positive, finite number",
+            "max_learning_rate must be a positive, finite number. Received: max_learning_rate=-1.0",
         ),
         (
             lambda: schedules.OneCycle(1e-3, 10, warmup_fraction=1.0),
-            "warmup_fraction must be a number in (0, 1)",
+            "warmup_fraction must be a finite number in (0.1, 1). Received: warmup_fraction=1.0",
         ),
         (
+            # the peak step 0.3 * 3 - 1 would come before step 0
             lambda: schedules.OneCycle(1e-3, 3, warmup_fraction=0.3),
-            "warmup_fraction * total_steps must be > 1",
+            "warmup_fraction must be a finite number in (0.333333, 1). "
+            "Received: warmup_fraction=0.3",
         ),
-        (lambda: schedules.OneCycle(1e-3, 10, div_factor=0), "Received: div_factor=0"),
+        (
+            lambda: schedules.OneCycle(1e-3, 10, div_factor=0),
+            "div_factor must be a positive, finite number. Received: div_factor=0",
+        ),
         (
             lambda: schedules.OneCycle(1e-3, 10, final_div_factor=float("nan")),
-            "Received: final_div_factor=nan",
+            "final_div_factor must be a positive, finite number. Received: final_div_factor=nan",
         ),
-        (lambda: schedules.OneCycle(1e-3, True), "Received: total_steps=True"),
+        (
+            lambda: schedules.OneCycle(1e-3, True),
+            "total_steps must be an int >= 2. Received: total_steps=True",
+        ),
+        (
+            lambda: schedules.OneCycle(1e-3, 10, name=""),
+            "name must be a non-blank str. Received: name=''",
+        ),
         (
             lambda: schedules.learning_rates(1e-3, 5),
-            "schedule must be a Keras LearningRateSchedule",
+            "schedule must be a keras LearningRateSchedule. Received: schedule=0.001",
         ),
         (
             lambda: schedules.learning_rates(schedules.OneCycle(1e-3, 10), 0),
-            "Received: num_steps=0",
+            "num_steps must be an int >= 1. Received: num_steps=0",
         ),
-        (lambda: schedules.LearningRateLogger(log_dir=3), "log_dir must be a str, a path or None"),
+        (
+            lambda: schedules.plot_schedule(schedules.OneCycle(1e-3, 10), 5, log_scale="yes"),
+            "log_scale must be True or False. Received: log_scale='yes'",
+        ),
+        (
+            lambda: schedules.LearningRateLogger(log_dir=3),
+            "log_dir must be a str, a path or None. Received: log_dir=3",
+        ),
     ],
 )
 def test_bad_inputs_raise_value_error_naming_them(build, message):
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ValueError, match=re.escape(message)):
         build()
-    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("number", "integer"),
+    [(np.float32, np.int64), (np.float64, np.int32), (float, int)],
+)
+def test_numpy_scalars_work_like_python_numbers(number, integer):
+    warmup = schedules.warmup_cosine(
+        number(1e-3), integer(10), integer(2), number(0.0), number(0.1)
+    )
+    np.testing.assert_allclose(
+        schedules.learning_rates(warmup, integer(12)),
+        schedules.learning_rates(schedules.warmup_cosine(1e-3, 10, 2, 0.0, 0.1), 12),
+        rtol=1e-6,
+    )
+    one_cycle = schedules.OneCycle(number(1e-2), integer(10), number(0.4), number(25), number(1e4))
+    reference = schedules.OneCycle(1e-2, 10, 0.4, 25, 1e4)
+    np.testing.assert_allclose(
+        schedules.learning_rates(one_cycle, 12), schedules.learning_rates(reference, 12), rtol=1e-6
+    )
+    # Python numbers in the config: Keras saves it as JSON with the model.
+    config = one_cycle.get_config()
+    assert [type(value) for value in config.values()] == [float, int, float, float, float, str]
+    restored = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(one_cycle)
+    )
+    assert restored.get_config() == config

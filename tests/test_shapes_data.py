@@ -1,6 +1,7 @@
-"""The offline shapes task: shapes, balance, determinism, leakage-free splits, and that pixels alone do not solve it."""
+"""The offline shapes task: shapes, balance, determinism, disjoint splits; pixels alone fail it."""
 
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -52,9 +53,8 @@ def test_no_image_repeats_across_splits_or_tasks(seed):
 def test_images_vary_in_colour_and_the_shape_stands_out():
     images, _ = shapes_data.make_images("source", "test", count=60, image_size=48, seed=0)
     mean_colours = images.reshape(60, -1, 3).mean(axis=1)
-    assert (
-        mean_colours.std(axis=0).min() > 15
-    )  # backgrounds differ from image to image in every channel
+    # Backgrounds differ from image to image in every channel.
+    assert mean_colours.std(axis=0).min() > 15
     edges = np.abs(np.diff(images.astype(int), axis=2)).max(axis=(1, 2, 3))
     assert edges.min() > 40  # every image has at least one sharp edge
 
@@ -66,7 +66,7 @@ def _pixel_features(task, split, count, seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pixel_baselines_stay_far_below_the_cnn(seed):
-    """Nearest centroid and a ridge-regression linear classifier on raw pixels stay near chance (1/6)."""
+    """Nearest centroid and a ridge linear classifier on raw pixels stay near chance (1/6)."""
     train_x, train_y = _pixel_features("source", "train", 1200, seed)
     test_x, test_y = _pixel_features("source", "test", 300, seed)
     centroids = np.stack([train_x[train_y == label].mean(axis=0) for label in range(6)])
@@ -74,7 +74,8 @@ def test_pixel_baselines_stay_far_below_the_cnn(seed):
     centroid_accuracy = np.mean(distances.argmin(axis=1) == test_y)
     # Linear least squares on one-hot targets, solved in the dual (1200 x 1200) with a ridge term.
     mean = train_x.mean(axis=0)
-    centred, targets = train_x - mean, np.eye(6)[train_y]
+    centred = train_x - mean
+    targets = np.eye(6)[train_y]
     dual = np.linalg.solve(
         centred @ centred.T + 10.0 * np.eye(len(centred)), targets - targets.mean(axis=0)
     )
@@ -86,12 +87,20 @@ def test_pixel_baselines_stay_far_below_the_cnn(seed):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"task": "sauce"}, "task='sauce'"),
-        ({"split": "valid"}, "split='valid'"),
-        ({"count": 0}, "count=0"),
-        ({"count": 2.5}, "count=2.5"),
-        ({"image_size": 31}, "image_size=31"),
-        ({"seed": -1}, "seed=-1"),
+        (
+            {"task": "sauce"},
+            "task must be one of ('source', 'target'). Received: task='sauce'. "
+            "Did you mean 'source'?",
+        ),
+        (
+            {"split": "valid"},
+            "split must be one of ('train', 'validation', 'test'). Received: split='valid'",
+        ),
+        ({"count": 0}, "count must be an int >= 1. Received: count=0"),
+        ({"count": 2.5}, "count must be an int >= 1. Received: count=2.5"),
+        ({"count": True}, "count must be an int >= 1. Received: count=True"),
+        ({"image_size": 31}, "image_size must be an int >= 32. Received: image_size=31"),
+        ({"seed": -1}, "seed must be an int >= 0. Received: seed=-1"),
     ],
 )
 def test_bad_arguments_raise_value_errors_naming_the_value(arguments, message):
@@ -103,8 +112,23 @@ def test_bad_arguments_raise_value_errors_naming_the_value(arguments, message):
         "seed": 0,
         **arguments,
     }
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         shapes_data.make_images(**call)
+
+
+def test_numpy_scalars_work_like_python_ints():
+    from_numpy = shapes_data.make_images(
+        np.str_("target"), "test", np.int64(5), np.int32(32), np.int64(2)
+    )
+    from_python = shapes_data.make_images("target", "test", 5, 32, 2)
+    np.testing.assert_array_equal(from_numpy[0], from_python[0])
+    np.testing.assert_array_equal(from_numpy[1], from_python[1])
+
+
+def test_the_source_class_count_is_defined_once():
+    assert shapes_data.NUM_SOURCE_CLASSES == len(shapes_data.SOURCE_CLASSES) == 6
+    _, labels = shapes_data.make_images("source", "test", count=12, image_size=32)
+    assert sorted(set(labels.tolist())) == list(range(shapes_data.NUM_SOURCE_CLASSES))
 
 
 def test_plot_examples_titles_each_image_and_uses_the_given_axes():
@@ -117,6 +141,34 @@ def test_plot_examples_titles_each_image_and_uses_the_given_axes():
     assert [text.get_text() for text in ax.texts] == [
         shapes_data.TARGET_CLASSES[label] for label in labels
     ]
-    with pytest.raises(ValueError, match="labels.shape"):
-        shapes_data.plot_examples(images, labels[:3], shapes_data.TARGET_CLASSES)
     plt.close("all")
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "message"),
+    [
+        (
+            np.zeros((5, 32, 32, 3), np.uint8),
+            np.zeros(3, int),
+            "labels must hold one label per example (5). Received: 3 labels",
+        ),
+        (
+            np.zeros((2, 32, 32, 3), np.uint8),
+            [0, 4],
+            "labels must be in [0, 4). Received: labels with values [4]",
+        ),
+        (
+            np.zeros((2, 32, 32), np.uint8),
+            [0, 1],
+            "images must have shape (n, height, width, 3). Received: images of shape (2, 32, 32)",
+        ),
+        (
+            np.zeros((2, 32, 32, 3)),
+            [0, 1],
+            "images.dtype must be one of ('uint8',). Received: images.dtype='float64'",
+        ),
+    ],
+)
+def test_plot_examples_rejects_bad_input_naming_the_argument(images, labels, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        shapes_data.plot_examples(images, labels, shapes_data.TARGET_CLASSES)

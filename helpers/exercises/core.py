@@ -1,18 +1,20 @@
-"""Self-check exercises: questions with `check()`, `hint()` and `solution()`.
+"""Questions, feedback, hints and solutions: the self-check machinery of lessons 01-05.
 
-In the spirit of Kaggle's learntools, each question is a small declarative object.
-The learner passes the object to check (`q1.check(optimizer)`); checkers inspect
-objects and never execute learner text or read the notebook's globals. The
-placeholder `____` means "not attempted yet", never "wrong".
+In the spirit of Kaggle's learntools, each question is a small declarative object. The learner
+passes the object to check (`q1.check(optimizer)`); the question's feedback function inspects the
+object and never executes learner text or reads the notebook's globals. The placeholder `____`
+means "not attempted yet", never "wrong".
 
 Feedback renders as coloured HTML in Jupyter and reads well as plain text.
 
 Example:
 
+>>> def learning_rate_feedback(answer):
+...     return number_feedback(answer, expected=0.001, what="learning rate")
 >>> question = Question(
 ...     name="q0",
 ...     prompt="Give the learning rate 0.001.",
-...     check_answer=lambda answer: check_number(answer, expected=0.001, what="learning rate"),
+...     answer_feedback=learning_rate_feedback,
 ...     hints=["It is one thousandth."],
 ...     solution="learning_rate = 1e-3",
 ... )
@@ -32,12 +34,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from helpers.finetune import validation
+
 CORRECT = "correct"
 INCORRECT = "incorrect"
 NOT_ATTEMPTED = "not attempted"
 
 _LABELS = {CORRECT: "Correct!", INCORRECT: "Not quite:", NOT_ATTEMPTED: "Not attempted yet:"}
 _COLOURS = {CORRECT: "#1b7f3b", INCORRECT: "#b3261e", NOT_ATTEMPTED: "#6b6b6b"}
+_NOTE_COLOUR = "#3465a4"
 
 
 class Placeholder:
@@ -67,9 +74,17 @@ def contains_placeholder(value: Any) -> bool:
     return False
 
 
+def _boxed_html(colour: str, title: str, body: str) -> str:
+    """A box with a coloured left border, a bold title and `body` (already escaped HTML)."""
+    return (
+        f'<div style="border-left: 4px solid {colour}; padding: 4px 10px;">'
+        f'<strong style="color: {colour};">{html.escape(title)}</strong> {body}</div>'
+    )
+
+
 @dataclass(frozen=True)
 class Feedback:
-    """The result of `check()`: an outcome and a message naming what the learner gave.
+    """The result of `Question.check()`: an outcome and a message naming what the learner gave.
 
     Attributes:
         outcome: str, one of `"correct"`, `"incorrect"`, `"not attempted"`.
@@ -85,85 +100,105 @@ class Feedback:
         return self.outcome == CORRECT
 
     def __str__(self) -> str:
-        return " ".join(part for part in (_LABELS[self.outcome], self.message) if part)
+        label = _LABELS[self.outcome]
+        return f"{label} {self.message}" if self.message else label
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
         colour = _COLOURS[self.outcome]
-        label = html.escape(_LABELS[self.outcome])
-        return (
-            f'<div style="border-left: 4px solid {colour}; padding: 4px 10px;">'
-            f'<strong style="color: {colour};">{label}</strong> {html.escape(self.message)}</div>'
-        )
+        return _boxed_html(colour, _LABELS[self.outcome], html.escape(self.message))
 
 
 @dataclass(frozen=True)
 class Note:
-    """A hint or a solution: plain text in a terminal, a styled box in Jupyter."""
+    """A hint or a solution: plain text in a terminal, a styled box in Jupyter.
+
+    Attributes:
+        title: str, e.g. `"Hint 1 of 2"` or `"Solution to q1:"`.
+        text: str, the hint or the solution's code.
+        is_code: bool, whether `text` is code (shown on its own lines, in a `<pre>` block).
+    """
 
     title: str
     text: str
     is_code: bool = False
 
     def __str__(self) -> str:
-        return f"{self.title}\n{self.text}" if self.is_code else f"{self.title}: {self.text}"
+        if self.is_code:
+            return f"{self.title}\n{self.text}"
+        return f"{self.title}: {self.text}"
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
         body = html.escape(self.text)
-        body = f"<pre>{body}</pre>" if self.is_code else body
-        return (
-            '<div style="border-left: 4px solid #3465a4; padding: 4px 10px;">'
-            f"<strong>{html.escape(self.title)}</strong> {body}</div>"
-        )
+        if self.is_code:
+            body = f"<pre>{body}</pre>"
+        return _boxed_html(_NOTE_COLOUR, self.title, body)
 
 
 class Question:
     """One exercise question with `check()`, `hint(level)` and `solution()`.
 
+    Each lesson module builds its questions once (`q1`, `q2`, ...); the notebook calls
+    `exercises.q1.check(answer)`.
+
     Args:
         name: str, how the lesson refers to it, e.g. `"q1"`.
         prompt: str, the task in one or two sentences.
-        check_answer: callable taking the learner's answer and returning `None`
-            when it is right, or a message naming what is wrong.
-        hints: sequence of str, from gentle (level 1) to nearly the answer.
+        answer_feedback: callable taking the learner's answer and returning `None` when it is
+            right, or a message naming what is wrong.
+        hints: sequence of str, from gentle (level 1) to nearly the answer; at least one.
         solution: str, the reference code, shown by `solution()`.
-        explanation: str, optional sentence added to the "Correct!" feedback.
+        explanation: str, optional sentence added to the "Correct!" feedback. Defaults to `""`.
 
     Raises:
-        ValueError: if `hints` is empty or `solution` is blank.
+        ValueError: if a text is blank, `hints` is empty or `answer_feedback` is not callable.
+
+    Example:
+
+    >>> question = Question("q9", "Give 2.", lambda answer: None, ["Two."], "answer = 2")
+    >>> question
+    q9: Give 2.
+    >>> Question("q9", "Give 2.", lambda answer: None, [], "answer = 2")
+    Traceback (most recent call last):
+    ...
+    ValueError: hints must be a list or tuple of at least 1 item. Received: hints=[]
     """
 
     def __init__(
         self,
         name: str,
         prompt: str,
-        check_answer: Callable[[Any], str | None],
+        answer_feedback: Callable[[Any], str | None],
         hints: Sequence[str],
         solution: str,
         explanation: str = "",
     ) -> None:
-        if not hints:
-            raise ValueError(f"hints must hold at least one hint. Received: hints={hints!r}")
-        if not solution.strip():
-            raise ValueError(f"solution must not be blank. Received: solution={solution!r}")
-        self.name = name
-        self.prompt = prompt
-        self._check_answer = check_answer
-        self.hints = tuple(hints)
-        self.solution_code = solution
-        self.explanation = explanation
+        self.name = validation.check_text("name", name)
+        self.prompt = validation.check_text("prompt", prompt)
+        self._answer_feedback = validation.check_instance(
+            "answer_feedback", answer_feedback, Callable, "a function of the answer"
+        )
+        hints = validation.check_sequence("hints", hints, minimum_length=1)
+        self.hints = tuple(
+            validation.check_text(f"hints[{index}]", hint) for index, hint in enumerate(hints)
+        )
+        self.solution_code = validation.check_text("solution", solution)
+        self.explanation = validation.check_instance("explanation", explanation, str, "a str")
 
     def check(self, answer: Any = ____) -> Feedback:
         """Checks the learner's answer and returns feedback naming what they gave.
 
+        The learner's API, as in Kaggle's learntools: it returns feedback and never raises on a
+        wrong answer.
+
         Args:
-            answer: the object to check (a number, an optimizer, a model, ...).
-                The placeholder `____` means "not attempted".
+            answer: the object to check (a number, an optimizer, a model, ...). The placeholder
+                `____` means "not attempted". Defaults to `____`.
 
         Returns:
             A `Feedback`; its `passed` property is `True` for a correct answer.
@@ -172,7 +207,7 @@ class Question:
             return Feedback(
                 NOT_ATTEMPTED, "replace ____ with your answer, then run the cell again."
             )
-        problem = self._check_answer(answer)
+        problem = self._answer_feedback(answer)
         if problem:
             return Feedback(INCORRECT, problem)
         return Feedback(CORRECT, self.explanation)
@@ -180,19 +215,21 @@ class Question:
     def hint(self, level: int = 1) -> Note:
         """Returns hint number `level` (1 is the gentlest).
 
+        Args:
+            level: int, from 1 to the number of hints. Defaults to 1.
+
+        Returns:
+            A `Note` whose title says which hint it is and how to ask for the next one.
+
         Raises:
-            ValueError: if `level` is not between 1 and the number of hints.
+            ValueError: if `level` is not an int from 1 to the number of hints.
         """
-        if (
-            isinstance(level, bool)
-            or not isinstance(level, int)
-            or not 1 <= level <= len(self.hints)
-        ):
-            raise ValueError(
-                f"level must be an int from 1 to {len(self.hints)}. Received: level={level!r}"
-            )
-        more = f" (more: {self.name}.hint({level + 1}))" if level < len(self.hints) else ""
-        return Note(f"Hint {level} of {len(self.hints)}{more}", self.hints[level - 1])
+        count = len(self.hints)
+        level = validation.check_int("level", level, minimum=1, maximum=count)
+        title = f"Hint {level} of {count}"
+        if level < count:
+            title += f" (more: {self.name}.hint({level + 1}))"
+        return Note(title, self.hints[level - 1])
 
     def solution(self) -> Note:
         """Returns the reference solution as code."""
@@ -207,47 +244,74 @@ def describe(value: Any) -> str:
 
     Example:
 
-    >>> describe(0.5), describe("adam"), describe([1, 2])
-    ('0.5', "'adam'", 'a list')
+    >>> describe(0.5), describe(np.float32(0.25)), describe("adam"), describe([1, 2])
+    ('0.5', '0.25', "'adam'", 'a list')
     """
     if isinstance(value, bool) or value is None:
         return repr(value)
-    if isinstance(value, int | float):
-        return f"{value:g}"
+    if validation.is_number(value):
+        return f"{float(value):g}"
     if isinstance(value, str):
         return repr(value)
     return f"a {type(value).__name__}"
 
 
-def check_number(
+def _as_one_number(answer: Any) -> float | None:
+    """Returns `answer` as a float if it is one number, else `None`; strings and bools are not.
+
+    Python and numpy scalars, size-1 arrays and scalar tensors are numbers here.
+    """
+    if isinstance(answer, str | bool | np.bool_):
+        return None
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        return None
+
+
+def number_feedback(
     answer: Any, expected: float, what: str, relative_tolerance: float = 1e-3
 ) -> str | None:
-    """Checks a numeric answer; returns `None` if close to `expected`, else a message.
+    """Returns `None` if `answer` is a number close to `expected`, else a message saying why not.
+
+    The message names the value received and whether it is too large or too small, never the
+    expected value itself, so the learner can try again.
 
     Args:
         answer: the learner's value.
         expected: float, the right value.
         what: str, what the number is ("learning rate"), used in the message.
-        relative_tolerance: float, accepted relative error. Defaults to 1e-3.
+        relative_tolerance: float, the accepted relative error, in (0, 1). Defaults to 1e-3.
 
     Returns:
-        `None` when right, otherwise a message naming the value received and
-        whether it is too large or too small (never the expected value itself).
+        `None` when right, otherwise the message.
+
+    Raises:
+        ValueError: if `expected`, `what` or `relative_tolerance` is invalid (the exercise's
+            author passes them, not the learner).
 
     Example:
 
-    >>> check_number("0.1", expected=0.1, what="step")
+    >>> number_feedback(np.float32(0.1), expected=0.1, what="step") is None
+    True
+    >>> number_feedback("0.1", expected=0.1, what="step")
     "your step is '0.1' (a str); give a number."
-    >>> check_number(0.2, expected=0.1, what="step")
+    >>> number_feedback(0.2, expected=0.1, what="step")
     'your step is 0.2, which is too large.'
     """
-    if (
-        isinstance(answer, bool)
-        or not isinstance(answer, int | float)
-        and not hasattr(answer, "__float__")
-    ):
+    expected = validation.check_number("expected", expected)
+    what = validation.check_text("what", what)
+    relative_tolerance = validation.check_number(
+        "relative_tolerance",
+        relative_tolerance,
+        minimum=0,
+        maximum=1,
+        include_minimum=False,
+        include_maximum=False,
+    )
+    value = _as_one_number(answer)
+    if value is None:
         return f"your {what} is {describe(answer)} (a {type(answer).__name__}); give a number."
-    value = float(answer)
     if not math.isfinite(value):
         return f"your {what} is {value:g}; give a finite number."
     if math.isclose(value, expected, rel_tol=relative_tolerance):

@@ -1,11 +1,19 @@
-"""Checks shared by the Keras exercises of lessons 02-04: one rule, one wording, wherever it is asked.
+"""Feedback shared by the Keras exercises of lessons 02-05: one rule, one wording, wherever asked.
+
+Each `*_feedback` function returns `None` for a right answer, or a message naming what the learner
+gave. `unfreeze_reference` asks `helpers.finetune.models.unfreeze` which layers it would make
+trainable, so the exercises on unfreezing grade by the course's own rule.
 
 Example:
 
 >>> import keras
->>> check_logits_loss(keras.losses.SparseCategoricalCrossentropy(from_logits=True), num_classes=4)
->>> check_logits_loss("sparse_categorical_crossentropy", num_classes=4)  # doctest: +ELLIPSIS
-"your loss is the string 'sparse_categorical_crossentropy', which treats the outputs as probabilities; ..."
+>>> right = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+>>> logits_loss_feedback(right, num_classes=4) is None
+True
+>>> string_loss = "sparse_categorical_crossentropy"
+>>> print(logits_loss_feedback(string_loss, num_classes=4))  # doctest: +NORMALIZE_WHITESPACE
+your loss is the string 'sparse_categorical_crossentropy', which treats the outputs as
+probabilities; compile with keras.losses.SparseCategoricalCrossentropy(from_logits=True).
 """
 
 from __future__ import annotations
@@ -15,52 +23,109 @@ from typing import Any
 import keras
 
 from helpers.exercises.core import describe
+from helpers.finetune import models, validation
 
 LOGITS_LOSS = "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
 
 
-def not_an_instance(answer: Any, what: str, example: str) -> str:
-    """Returns a message for an answer of the wrong kind, naming a class passed without calling it.
+def wrong_kind_feedback(answer: Any, what: str, example: str) -> str:
+    """Returns the message for an answer of the wrong kind; it names a class passed uncalled.
+
+    Args:
+        answer: the learner's answer.
+        what: str, the kind of object wanted, with its article ("an optimizer").
+        example: str, code that builds one, quoted in the message.
+
+    Returns:
+        The message.
 
     Example:
 
-    >>> not_an_instance(keras.optimizers.SGD, "an optimizer", "keras.optimizers.SGD(learning_rate=1e-4)")
-    'your answer is the class SGD itself; call it to build an optimizer: keras.optimizers.SGD(learning_rate=1e-4).'
+    >>> print(wrong_kind_feedback(keras.optimizers.SGD, "an optimizer", "keras.optimizers.SGD()"))
+    your answer is the class SGD itself; call it to build an optimizer: keras.optimizers.SGD().
+    >>> print(wrong_kind_feedback("sgd", "an optimizer", "keras.optimizers.SGD()"))
+    your answer is 'sgd'; give an optimizer such as keras.optimizers.SGD().
     """
+    what = validation.check_text("what", what)
+    example = validation.check_text("example", example)
     if isinstance(answer, type):
-        return f"your answer is the class {answer.__name__} itself; call it to build {what}: {example}."
+        class_name = answer.__name__
+        return f"your answer is the class {class_name} itself; call it to build {what}: {example}."
     return f"your answer is {describe(answer)}; give {what} such as {example}."
 
 
-def check_logits_loss(loss: Any, num_classes: int) -> str | None:
-    """Returns `None` for `SparseCategoricalCrossentropy(from_logits=True)`, else what is wrong with `loss`.
+def logits_loss_feedback(loss: Any, num_classes: int) -> str | None:
+    """Returns `None` for `SparseCategoricalCrossentropy(from_logits=True)`, else what is wrong.
 
-    The course's heads end in `Dense(num_classes)` without softmax (logits) and its labels are ints.
+    The course's heads end in `Dense(num_classes)` without softmax (logits), and its labels are
+    ints, so only the sparse cross-entropy on logits fits.
 
     Args:
         loss: the learner's loss (a compiled model's `model.loss`, or a loss they built).
-        num_classes: int, the units of the head, used in the messages.
+        num_classes: int, the units of the head (>= 2), used in the messages.
 
     Returns:
         `None` when right, otherwise a message naming the loss received.
+
+    Raises:
+        ValueError: if `num_classes` is not an int >= 2.
     """
+    num_classes = validation.check_int("num_classes", num_classes, minimum=2)
     if isinstance(loss, str):
-        return f"your loss is the string {loss!r}, which treats the outputs as probabilities; compile with {LOGITS_LOSS}."
-    if not isinstance(loss, keras.losses.Loss):
-        return not_an_instance(loss, "a loss object", LOGITS_LOSS)
-    if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
-        one_hot = (
-            " (it expects one-hot labels)"
-            if isinstance(loss, keras.losses.CategoricalCrossentropy)
-            else ""
-        )
         return (
-            f"your loss is {type(loss).__name__}{one_hot}; the labels are ints 0..{num_classes - 1}, "
-            "so use SparseCategoricalCrossentropy."
+            f"your loss is the string {loss!r}, which treats the outputs as probabilities; "
+            f"compile with {LOGITS_LOSS}."
+        )
+    if not isinstance(loss, keras.losses.Loss):
+        return wrong_kind_feedback(loss, "a loss object", LOGITS_LOSS)
+    if not isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        wants_one_hot = isinstance(loss, keras.losses.CategoricalCrossentropy)
+        one_hot_note = " (it expects one-hot labels)" if wants_one_hot else ""
+        return (
+            f"your loss is {type(loss).__name__}{one_hot_note}; "
+            f"the labels are ints 0..{num_classes - 1}, so use SparseCategoricalCrossentropy."
         )
     if not loss.get_config()["from_logits"]:
         return (
-            f"your loss has from_logits=False, but Dense({num_classes}) without softmax emits logits: "
-            "set from_logits=True."
+            f"your loss has from_logits=False, but Dense({num_classes}) without softmax emits "
+            "logits: set from_logits=True."
         )
     return None
+
+
+def nested_model(model: keras.Model) -> keras.Model | None:
+    """Returns the first layer of `model` that is itself a model (its base), or `None`.
+
+    Example:
+
+    >>> _, base_model = models.build_mobilenet_v2(2, image_size=32)
+    >>> nested_model(base_model) is None
+    True
+    """
+    return next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
+
+
+def unfreeze_reference(base_model: keras.Model, top_layers: int | None = None) -> list[bool]:
+    """Returns, per layer of `base_model`, whether `models.unfreeze` would make it trainable.
+
+    It unfreezes a clone (same layers, fresh weights), so the learner's base is left untouched.
+
+    Args:
+        base_model: keras.Model, the learner's base; it holds no nested model.
+        top_layers: int or None, as for `models.unfreeze`. Defaults to `None` (all layers).
+
+    Returns:
+        A list of bools, one per layer of `base_model.layers`, in order.
+
+    Example:
+
+    >>> _, base_model = models.build_mobilenet_v2(2, image_size=32)
+    >>> wanted = unfreeze_reference(base_model, top_layers=3)
+    >>> pairs = zip(base_model.layers, wanted, strict=True)
+    >>> [layer.name for layer, trainable in pairs if trainable]
+    ['Conv_1', 'out_relu']
+    """
+    base_model = validation.check_instance("base_model", base_model, keras.Model, "a keras.Model")
+    reference = keras.models.clone_model(base_model)
+    models.unfreeze(reference, top_layers=top_layers)
+    return [layer.trainable for layer in reference.layers]

@@ -1,42 +1,52 @@
-"""Forgetting and drift: how far fine-tuning moved a pretrained base, and what it forgot.
+"""Weight drift and source accuracy: how far a base moved, and what it forgot (lessons 03-04).
 
-Used in lesson 04. Two measurements:
+Two measurements:
 
-- **Weight drift** per layer: `norm(weights_after - weights_before) / norm(weights_before)`
-  over a layer's trainable weights, against a snapshot taken before fine-tuning.
-  A frozen layer has drift exactly 0.
+- **Weight drift** per layer: `norm(weights_after - weights_before) / norm(weights_before)` over a
+  layer's trainable weights, against a snapshot taken before fine-tuning. A frozen layer has drift
+  exactly 0.
 - **Source accuracy retained**: the fine-tuned base with the original *source* head put back,
-  scored on the source task. A base that kept its pretrained features still solves the task
-  it was pretrained on; a base moved too far by a large learning rate does not.
+  scored on the source task. A base that kept its pretrained features still solves the task it was
+  pretrained on; a base moved too far by a large learning rate does not.
+
+Lesson 03 uses the snapshot and BatchNormalization statistics to show that a frozen base does not
+move.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 
-from helpers.finetune import head_training
+from helpers.finetune import head_training, validation
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 WeightSnapshot = dict[str, list[np.ndarray]]
-_STATISTICS = (
-    "moving_mean",
-    "moving_variance",
-)  # BatchNorm statistics: updated by forward passes, not by the optimizer
+# BatchNorm statistics: updated by forward passes, not by the optimizer.
+_STATISTICS = ("moving_mean", "moving_variance")
+SNAPSHOT_WANTED = "a snapshot of this model (forgetting.snapshot(model), taken before training)"
 
 
 def snapshot(model: keras.Model) -> WeightSnapshot:
-    """Copies the trainable-or-not weights of every layer that has weights.
+    """Copies the learnable weights of every layer that has weights, frozen or not.
 
-    Weights are recorded whether or not the layer is trainable right now, so a snapshot
-    taken before freezing still describes the layer after unfreezing.
+    Weights are recorded whether or not the layer is trainable right now, so a snapshot taken
+    before freezing still describes the layer after unfreezing.
 
     Args:
         model: a Keras model (or a base model such as MobileNetV2).
 
     Returns:
-        A dict from layer name to numpy copies of the layer's learnable weights (kernels,
-        biases, BatchNorm gamma and beta), frozen or not. BatchNorm moving statistics are
-        not included: see `batchnorm_statistics`.
+        A dict from layer name to numpy copies of the layer's learnable weights (kernels, biases,
+        BatchNorm gamma and beta), frozen or not. BatchNorm moving statistics are not included:
+        see `batchnorm_statistics`.
+
+    Raises:
+        ValueError: if `model` is not a Keras model.
 
     Example:
 
@@ -45,26 +55,25 @@ def snapshot(model: keras.Model) -> WeightSnapshot:
     >>> sorted(snapshot(model))
     ['dense_example']
     """
-    return {
-        layer.name: [np.array(weight.numpy()) for weight in _learnable_weights(layer)]
-        for layer in _layers_with_weights(model)
-    }
+    validation.check_instance("model", model, keras.Model, "a keras.Model")
+    return {layer.name: _current_values(layer) for layer in _layers_with_weights(model)}
 
 
 def relative_drift(before: WeightSnapshot, model: keras.Model) -> dict[str, float]:
     """Returns each layer's relative weight change since `before`.
 
-    `drift = norm(concat(after - before)) / norm(concat(before))`, per layer.
+    `drift = norm(concat(after - before)) / norm(concat(before))`, per layer (a layer whose weights
+    were all 0 gets `norm(after)`).
 
     Args:
-        before: the `snapshot` taken before training.
+        before: the `snapshot` of this model, taken before training.
         model: the same model (or base) after training.
 
     Returns:
         A dict from layer name to drift (0.0 means unchanged), in layer order.
 
     Raises:
-        ValueError: if `before` does not describe this model's layers.
+        ValueError: if `before` is not a snapshot of this model's layers and weight shapes.
 
     Example:
 
@@ -75,52 +84,110 @@ def relative_drift(before: WeightSnapshot, model: keras.Model) -> dict[str, floa
     >>> round(relative_drift(before, model)["dense_drift"], 3)
     0.5
     """
+    check_snapshot("before", before, model)
     drift = {}
     for layer in _layers_with_weights(model):
-        if layer.name not in before:
-            raise ValueError(
-                f"before has no weights for layer {layer.name!r}; take the snapshot from the same model. "
-                f"Received: layers {sorted(before)[:5]}..."
-            )
-        old = np.concatenate([weight.ravel() for weight in before[layer.name]])
-        new = np.concatenate([weight.numpy().ravel() for weight in _learnable_weights(layer)])
-        if old.shape != new.shape:
-            raise ValueError(
-                f"before[{layer.name!r}] has {old.size} values but the layer has {new.size}."
-            )
-        scale = np.linalg.norm(old)
-        drift[layer.name] = (
-            float(np.linalg.norm(new - old) / scale) if scale > 0 else float(np.linalg.norm(new))
-        )
+        old = _flat(before[layer.name])
+        new = _flat(_current_values(layer))
+        drift[layer.name] = _relative_change(old, new)
     return drift
 
 
 def overall_drift(before: WeightSnapshot, model: keras.Model) -> float:
     """Returns the relative change of all weights together: one number per fine-tune.
 
+    Args:
+        before: the `snapshot` of this model, taken before training.
+        model: the same model (or base) after training.
+
+    Returns:
+        `norm(all weights after - all weights before) / norm(all weights before)`.
+
+    Raises:
+        ValueError: if `before` is not a snapshot of this model's layers and weight shapes.
+
     Example:
 
     >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> overall_drift(snapshot(model), model)
     0.0
+    >>> overall_drift({}, model)
+    Traceback (most recent call last):
+    ...
+    ValueError: before must be a snapshot of this model (forgetting.snapshot(model), taken before
+    training). Received: before with layers [], but the model's are ['dense...']
     """
-    old, new = [], []
-    for layer in _layers_with_weights(model):
-        old += [weight.ravel() for weight in before[layer.name]]
-        new += [weight.numpy().ravel() for weight in _learnable_weights(layer)]
-    old_values, new_values = np.concatenate(old), np.concatenate(new)
-    return float(np.linalg.norm(new_values - old_values) / np.linalg.norm(old_values))
+    check_snapshot("before", before, model)
+    layers = _layers_with_weights(model)
+    old = np.concatenate([_flat(before[layer.name]) for layer in layers])
+    new = np.concatenate([_flat(_current_values(layer)) for layer in layers])
+    return _relative_change(old, new)
+
+
+def check_snapshot(name: str, before: object, model: keras.Model) -> WeightSnapshot:
+    """Returns `before`, or raises unless it is a `snapshot` of `model`: same layers, same shapes.
+
+    Args:
+        name: str, the argument's name, used in the message.
+        before: the value received as a snapshot.
+        model: keras.Model, the model it must describe.
+
+    Returns:
+        The snapshot, unchanged.
+
+    Raises:
+        ValueError: naming `name` and saying which layers or shapes differ.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="dense_a")])
+    >>> other = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="dense_b")])
+    >>> check_snapshot("before", snapshot(other), model)
+    Traceback (most recent call last):
+    ...
+    ValueError: before must be a snapshot of this model (forgetting.snapshot(model), taken before
+    training). Received: before with layers ['dense_b'], but the model's are ['dense_a']
+    """
+    validation.check_instance("model", model, keras.Model, "a keras.Model")
+    validation.check_instance(name, before, dict, SNAPSHOT_WANTED)
+    expected = {
+        layer.name: _shapes(_learnable_weights(layer)) for layer in _layers_with_weights(model)
+    }
+    if sorted(before) != sorted(expected):
+        raise ValueError(
+            f"{name} must be {SNAPSHOT_WANTED}. Received: {name} with layers "
+            f"{_names(before)}, but the model's are {_names(expected)}"
+        )
+    for layer_name, shapes in expected.items():
+        received_shapes = _shapes(before[layer_name])
+        if received_shapes != shapes:
+            raise ValueError(
+                f"{name} must be {SNAPSHOT_WANTED}. Received: {name}[{layer_name!r}] with weight "
+                f"shapes {received_shapes}, but the layer's are {shapes}"
+            )
+    return before
 
 
 def batchnorm_statistics(model: keras.Model) -> dict[str, list[np.ndarray]]:
     """Copies every BatchNormalization layer's moving mean and moving variance.
 
+    Args:
+        model: a Keras model; nested models (the base inside the full model) are searched too.
+
+    Returns:
+        A dict from layer name to `[moving_mean, moving_variance]`, numpy copies.
+
+    Raises:
+        ValueError: if `model` is not a Keras model.
+
     Example:
 
-    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization(name="bn_example")])
+    >>> layers = [keras.Input((2,)), keras.layers.BatchNormalization(name="bn_example")]
+    >>> model = keras.Sequential(layers)
     >>> [values.tolist() for values in batchnorm_statistics(model)["bn_example"]]
     [[0.0, 0.0], [1.0, 1.0]]
     """
+    validation.check_instance("model", model, keras.Model, "a keras.Model")
     return {
         layer.name: [np.array(layer.moving_mean.numpy()), np.array(layer.moving_variance.numpy())]
         for layer in _all_layers(model)
@@ -140,28 +207,26 @@ def batchnorm_layers_moved(
         The names of the layers whose statistics differ, bit for bit, in layer order.
 
     Raises:
-        ValueError: if the two describe different layers.
+        ValueError: if either is not a dict, or the two describe different layers.
 
     Example:
 
-    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization(name="bn_moved")])
+    >>> layers = [keras.Input((2,)), keras.layers.BatchNormalization(name="bn_moved")]
+    >>> model = keras.Sequential(layers)
     >>> before = batchnorm_statistics(model)
     >>> _ = model(np.ones((4, 2)), training=True)
     >>> batchnorm_layers_moved(before, batchnorm_statistics(model))
     ['bn_moved']
     """
+    wanted = "the dict batchnorm_statistics returns"
+    validation.check_instance("before", before, dict, wanted)
+    validation.check_instance("after", after, dict, wanted)
     if before.keys() != after.keys():
         raise ValueError(
-            f"before and after must describe the same BatchNormalization layers. "
-            f"Received: {len(before)} and {len(after)} layers"
+            "before and after must describe the same BatchNormalization layers. "
+            f"Received: before with layers {_names(before)}, after with layers {_names(after)}"
         )
-    return [
-        name
-        for name in before
-        if not all(
-            np.array_equal(old, new) for old, new in zip(before[name], after[name], strict=True)
-        )
-    ]
+    return [name for name in before if not _all_equal(before[name], after[name])]
 
 
 def source_accuracy(
@@ -174,65 +239,75 @@ def source_accuracy(
 ) -> float:
     """Scores a (fine-tuned) base on the source task with the original source head put back.
 
-    Features are `GlobalAveragePooling2D(base_model(images, training=False))`; logits are
+    Features are `head_training.pooled_features(base_model, images)`; logits are
     `features @ source_kernel + source_bias`, exactly the source model's head at inference.
 
     Args:
         base_model: the base, e.g. the MobileNetV2 inside a fine-tuned model.
-        source_kernel: array (features, source classes), the source head's Dense kernel.
-        source_bias: array (source classes,), its bias.
-        images: preprocessed images (n, height, width, 3), as the base expects them.
-        labels: int array (n,) of source-task labels.
-        batch_size: int, images per forward pass. Defaults to 64.
+        source_kernel: array `(num_features, source classes)`, the source head's Dense kernel;
+            `num_features` is the base's output channels.
+        source_bias: array `(source classes,)`, its bias.
+        images: preprocessed images `(n, height, width, 3)` in [-1, 1], as the base expects them.
+        labels: int array `(n,)` of source-task labels.
+        batch_size: int >= 1, images per forward pass. Defaults to 64.
 
     Returns:
         The accuracy, a float in [0, 1].
 
     Raises:
-        ValueError: if shapes disagree or labels are outside the source classes.
+        ValueError: naming the argument, if shapes disagree, the images are not preprocessed or
+            a label lies outside the source classes.
+
+    Example:
+
+    >>> base_model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Identity()])
+    >>> images = np.stack([np.full((4, 4, 3), 0.5), np.full((4, 4, 3), -0.5)])
+    >>> kernel, bias = np.array([[1.0, -1.0]] * 3), np.zeros(2)
+    >>> source_accuracy(base_model, kernel, bias, images, np.array([0, 1]))
+    1.0
     """
-    source_kernel, source_bias, labels = (
-        np.asarray(source_kernel),
-        np.asarray(source_bias),
-        np.asarray(labels),
-    )
-    if source_kernel.ndim != 2 or source_bias.shape != (source_kernel.shape[1],):
-        raise ValueError(
-            "source_kernel must be (features, classes) and source_bias (classes,). "
-            f"Received: source_kernel.shape={source_kernel.shape}, source_bias.shape={source_bias.shape}"
-        )
-    if len(images) != len(labels) or len(labels) == 0:
-        raise ValueError(
-            f"images and labels must be non-empty and equally long. Received: {len(images)} and {len(labels)}"
-        )
-    if labels.min() < 0 or labels.max() >= source_kernel.shape[1]:
-        raise ValueError(
-            f"labels must be in [0, {source_kernel.shape[1]}). Received: labels from {labels.min()} to {labels.max()}"
-        )
+    validation.check_instance("base_model", base_model, keras.Model, "a keras.Model")
+    num_features = base_model.output_shape[-1]
+    kernel = validation.check_array("source_kernel", source_kernel, (num_features, "classes"))
+    num_classes = kernel.shape[1]
+    bias = validation.check_array("source_bias", source_bias, (num_classes,))
+    images = validation.check_images("images", images, image_shape=base_model.input_shape[1:])
+    labels = validation.check_labels("labels", labels, num_classes, count=len(images))
     features = head_training.pooled_features(base_model, images, batch_size=batch_size)
-    predictions = np.argmax(features @ source_kernel + source_bias, axis=1)
+    predictions = np.argmax(features @ kernel + bias, axis=1)
     return float(np.mean(predictions == labels))
 
 
-def plot_drift(drift_by_run: dict[str, dict[str, float]], ax=None):
+def plot_drift(drift_by_run: dict[str, dict[str, float]], ax: Axes | None = None) -> Axes:
     """Plots per-layer drift (log scale) for several fine-tunes, e.g. one per learning rate.
 
     Args:
         drift_by_run: dict from a run's label (e.g. "1e-4") to `relative_drift` output.
-        ax: matplotlib Axes to draw on; a new figure when None.
+        ax: matplotlib Axes to draw on; a new figure when None. Defaults to `None`.
 
     Returns:
         The matplotlib Axes.
+
+    Raises:
+        ValueError: if `drift_by_run` is not a dict.
+
+    Example:
+
+    >>> from matplotlib.figure import Figure  # a figure of its own, outside pyplot
+    >>> runs = {"1e-4": {"a": 0.1, "b": 0.0}, "1e-2": {"a": 0.5, "b": 0.2}}
+    >>> len(plot_drift(runs, ax=Figure().add_subplot()).lines)
+    2
     """
     import matplotlib.pyplot as plt
 
+    validation.check_instance("drift_by_run", drift_by_run, dict, "a dict of relative_drift")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
     for label, drift in drift_by_run.items():
         values = np.array(list(drift.values()))
-        ax.plot(
-            np.arange(len(values)), np.where(values > 0, values, np.nan), marker=".", label=label
-        )
+        # A drift of 0 (a frozen layer) has no place on a log scale.
+        visible = np.where(values > 0, values, np.nan)
+        ax.plot(np.arange(len(values)), visible, marker=".", label=label)
     ax.set_yscale("log")
     ax.set_xlabel("layer (input → output)")
     ax.set_ylabel("relative weight change")
@@ -254,5 +329,37 @@ def _layers_with_weights(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def _learnable_weights(layer: keras.layers.Layer) -> list:
-    """Kernel, bias, gamma, beta...: the weights an optimizer may move (not BN moving statistics)."""
+    """Kernel, bias, gamma, beta...: the weights an optimizer may move (not BN statistics)."""
     return [weight for weight in layer.weights if weight.name not in _STATISTICS]
+
+
+def _current_values(layer: keras.layers.Layer) -> list[np.ndarray]:
+    """Numpy copies of the layer's learnable weights as they are now."""
+    return [np.array(weight.numpy()) for weight in _learnable_weights(layer)]
+
+
+def _flat(arrays: list[np.ndarray]) -> np.ndarray:
+    """One vector of all the values of `arrays`."""
+    return np.concatenate([np.ravel(array) for array in arrays])
+
+
+def _shapes(weights: list) -> list[tuple[int, ...]]:
+    return [tuple(np.shape(weight)) for weight in weights]
+
+
+def _relative_change(old: np.ndarray, new: np.ndarray) -> float:
+    """`norm(new - old) / norm(old)`; `norm(new)` when `old` is all zeros."""
+    scale = np.linalg.norm(old)
+    change = np.linalg.norm(new - old)
+    return float(change / scale) if scale > 0 else float(change)
+
+
+def _all_equal(old_arrays: list[np.ndarray], new_arrays: list[np.ndarray]) -> bool:
+    pairs = zip(old_arrays, new_arrays, strict=True)
+    return all(np.array_equal(old, new) for old, new in pairs)
+
+
+def _names(layers_by_name: dict) -> list[str]:
+    """The first five keys, for a message."""
+    names = list(layers_by_name)
+    return names[:5] + ["..."] if len(names) > 5 else names

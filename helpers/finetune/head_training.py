@@ -1,9 +1,11 @@
-"""A new head on cached base features: extract the features once, build the head, train it (lessons 03-05).
+"""A new head on cached base features: extract them once, build the head, train it (lessons 03-05).
 
-A frozen base gives the same features every epoch (without augmentation), so they are computed once and the
-head alone trains on them: seconds instead of minutes. The head is built like the head of
-`models.build_mobilenet_v2` (pooled features, dropout, `Dense` logits). `two_phase.fine_tune` and the
-course's sweeps (`helpers.lessons.head_sweep`) train their heads through this module.
+A frozen base gives the same features every epoch (without augmentation), so they are computed once
+and the head alone trains on them: seconds instead of minutes. `pooled_features` is the one feature
+extractor of the course; `build_head` builds the head of `models.build_mobilenet_v2` (the same
+`models.head_layers`: dropout, `Dense` logits) on its own. `two_phase.fine_tune` and the course's
+sweeps (`helpers.lessons.head_sweep`) train their heads through this module, and every run stops
+with a `guards.TrainingDivergedError` once its loss diverges.
 """
 
 from __future__ import annotations
@@ -11,101 +13,115 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from helpers.finetune import optimizers
+from helpers.finetune import guards, models
+
+# `validation` is also the name of `train_head`'s argument (the validation split).
+from helpers.finetune import validation as checks
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
-def pooled_features(
-    base_model: keras.Model, images: np.ndarray, batch_size: int = 64
-) -> np.ndarray:
-    """Returns `GlobalAveragePooling2D(base_model(images, training=False))`: the input of the head.
+def pooled_features(base_model: keras.Model, images: object, batch_size: int = 64) -> np.ndarray:
+    """Returns `GlobalAveragePooling2D(base_model(images, training=False))`: the head's input.
+
+    This is what the full model feeds its head, computed once: the head can then train on the
+    features alone while the base stays frozen.
 
     Args:
         base_model: keras.Model, a base returning feature maps `(n, height, width, channels)`.
-        images: array `(n, height, width, 3)`, preprocessed as the base expects (MobileNetV2: [-1, 1]).
-        batch_size: int, images per forward pass. Defaults to 64.
+        images: array `(n, height, width, 3)` fitting the base's input, preprocessed to [-1, 1]
+            (`mobilenet_v2.preprocess_input`).
+        batch_size: int >= 1, images per forward pass. Defaults to 64.
 
     Returns:
         A float32 array `(n, channels)`.
 
     Raises:
-        ValueError: if `images` is not a non-empty batch of RGB images or `batch_size` is not a positive int.
+        ValueError: naming the argument, if `images` is not a non-empty batch of preprocessed images
+            of the base's input shape, or `batch_size` is not an int >= 1.
 
     Example:
 
-    >>> base_model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 1, use_bias=False)])
+    >>> base_model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 1)])
     >>> pooled_features(base_model, np.zeros((3, 4, 4, 3), "float32")).shape
     (3, 2)
+    >>> pooled_features(base_model, np.full((3, 4, 4, 3), 255, "uint8"))
+    Traceback (most recent call last):
+    ...
+    ValueError: images must be preprocessed floats in [-1, 1] (mobilenet_v2.preprocess_input),
+    not raw pixels. Received: images of dtype uint8
     """
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
-        raise ValueError(
-            f"images must have shape (n, height, width, 3) with n >= 1. Received: {images.shape}"
-        )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
-    feature_maps = base_model.predict(images.astype("float32"), batch_size=batch_size, verbose=0)
+    checks.check_instance("base_model", base_model, keras.Model, "a keras.Model")
+    images = checks.check_images("images", images, image_shape=base_model.input_shape[1:])
+    batch_size = checks.check_int("batch_size", batch_size, minimum=1)
+    feature_maps = base_model.predict(images, batch_size=batch_size, verbose=0)
     return feature_maps.mean(axis=(1, 2)).astype("float32")
 
 
 def build_head(num_features: int, num_classes: int, dropout: float = 0.2) -> keras.Model:
-    """Builds the head alone: `Input(num_features) -> Dropout -> Dense(num_classes)`, emitting logits.
+    """Builds the head alone: `Input(num_features) -> Dropout -> Dense(num_classes)` logits.
+
+    Its layers are `models.head_layers`, the head `models.build_mobilenet_v2` puts on the pooled
+    base, so a head trained here has the layers and weights of that model's head.
 
     Args:
-        num_features: int, the length of a pooled feature vector (MobileNetV2: 1280).
+        num_features: int >= 1, the length of a pooled feature vector (MobileNetV2: 1280).
         num_classes: int >= 2, the units of the `Dense` layer.
         dropout: float in [0, 1), the dropout rate; 0 leaves the layer out. Defaults to 0.2.
 
     Returns:
-        An uncompiled `keras.Sequential`; pair it with `SparseCategoricalCrossentropy(from_logits=True)`.
+        An uncompiled `keras.Sequential` named "head"; pair it with
+        `SparseCategoricalCrossentropy(from_logits=True)`.
 
     Raises:
-        ValueError: if an argument is out of range.
+        ValueError: if an argument is out of range, naming it and the value received.
 
     Example:
 
     >>> build_head(1280, 4).output_shape
     (None, 4)
+    >>> build_head(1280, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: num_classes must be an int >= 2. Received: num_classes=1
     """
-    for name, value, minimum in (
-        ("num_features", num_features, 1),
-        ("num_classes", num_classes, 2),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1). Received: dropout={dropout!r}")
-    layers = [keras.Input(shape=(num_features,), name="features")]
-    if dropout > 0:
-        layers.append(keras.layers.Dropout(dropout, name="dropout"))
-    layers.append(keras.layers.Dense(num_classes, name="logits"))
-    return keras.Sequential(layers, name="head")
+    num_features = checks.check_int("num_features", num_features, minimum=1)
+    layers = models.head_layers(num_classes, dropout)
+    features = keras.Input(shape=(num_features,), name="features")
+    return keras.Sequential([features, *layers], name="head")
 
 
-def check_split(name: str, split) -> tuple[np.ndarray, np.ndarray]:
-    """Returns `split = (features, labels)` as float32 features `(n, num_features)` and int labels `(n,)`.
+def check_split(
+    name: str, split: object, num_features: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns `split = (features, labels)` as float32 features `(n, num_features)` and int labels.
+
+    Args:
+        name: str, the argument's name, e.g. `"train"`.
+        split: a tuple `(features, labels)`: finite numbers `(n, num_features)`, `n` whole class
+            indices.
+        num_features: int or None, the width the features must have. Defaults to `None` (any).
+
+    Returns:
+        `(features, labels)`: a float32 array and an int32 array.
 
     Raises:
-        ValueError: naming `name`, for anything else (wrong shapes, no rows, negative or non-int labels).
+        ValueError: naming `name`, for anything else (not a pair, wrong shapes, no rows, NaN
+            features, negative or fractional labels, a label count that differs).
 
     Example:
 
     >>> [array.shape for array in check_split("train", ([[0.5, 1.0]], [1]))]
     [(1, 2), (1,)]
+    >>> check_split("train", ([[0.5, 1.0]], [1.5]))
+    Traceback (most recent call last):
+    ...
+    ValueError: train labels must be whole class indices (ints). Received: train labels with values
+    [1.5]
     """
-    if not isinstance(split, tuple | list) or len(split) != 2:
-        raise ValueError(
-            f"{name} must be a tuple (features, labels). Received: {type(split).__name__}"
-        )
-    features, labels = np.asarray(split[0], dtype="float32"), np.asarray(split[1])
-    if features.ndim != 2 or labels.shape != (len(features),) or len(features) == 0:
-        raise ValueError(
-            f"{name} must hold features (n, num_features) and n int labels, n >= 1. "
-            f"Received: shapes {features.shape} and {labels.shape}"
-        )
-    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
-        raise ValueError(f"{name} labels must be non-negative ints. Received: dtype {labels.dtype}")
+    features, labels = checks.check_pair(name, split, "a tuple (features, labels)")
+    features = checks.check_features(f"{name} features", features, num_features)
+    labels = checks.check_labels(f"{name} labels", labels, count=len(features))
     return features, labels
 
 
@@ -118,27 +134,36 @@ def train_head(
     batch_size: int = 32,
     dropout: float = 0.2,
     seed: int = 0,
+    stop_on_divergence: bool = True,
 ) -> dict[str, list[float]]:
     """Trains a fresh head with Adam on cached features and returns its per-epoch history.
 
-    The head is seeded with `seed`, so one seed gives one result, whatever ran before.
+    The head is seeded with `seed`, so one seed gives one result, whatever ran before. A
+    `guards.DivergenceGuard` watches the loss: a rate far too high (the loss NaN, or 4x above the
+    larger of its start and chance) stops the run with a `guards.TrainingDivergedError` naming the
+    rate. A grid search that needs every rate's outcome passes `stop_on_divergence=False`.
 
     Args:
         train: tuple `(features, labels)`: float array `(n, num_features)` and int labels `(n,)`.
         validation: tuple `(features, labels)`, the same kinds.
-        learning_rate: float > 0, Adam's learning rate. Defaults to 1e-3.
-        num_classes: int or None, the head's units; `None` means `max(label) + 1` over both splits.
-            Defaults to `None`.
+        learning_rate: float > 0 or a `LearningRateSchedule`, Adam's learning rate. Defaults to
+            1e-3.
+        num_classes: int >= 2 or None, the head's units; `None` means `max(label) + 1` over both
+            splits (at least 2). Defaults to `None`.
         epochs: int >= 1, passes over `train`. Defaults to 10.
         batch_size: int >= 1, features per step. Defaults to 32.
         dropout: float in [0, 1), the head's dropout rate. Defaults to 0.2.
         seed: int >= 0, seeds the head's weights, dropout and shuffling. Defaults to 0.
+        stop_on_divergence: bool, whether a diverging run stops and raises. Defaults to `True`.
 
     Returns:
-        A dict with lists `"loss"`, `"accuracy"`, `"val_loss"`, `"val_accuracy"`, one value per epoch.
+        A dict with lists `"loss"`, `"accuracy"`, `"val_loss"`, `"val_accuracy"`, one value per
+        epoch.
 
     Raises:
         ValueError: if an argument is out of range, naming it and the value received.
+        guards.TrainingDivergedError: (a `ValueError`) if the run diverged and
+            `stop_on_divergence` is `True`.
 
     Example:
 
@@ -149,44 +174,46 @@ def train_head(
     3
     """
     train_features, train_labels = check_split("train", train)
-    validation_features, validation_labels = check_split("validation", validation)
-    if train_features.shape[1] != validation_features.shape[1]:
-        raise ValueError(
-            "train and validation features must have the same length. "
-            f"Received: {train_features.shape[1]} and {validation_features.shape[1]}"
-        )
-    optimizers.check_learning_rate(learning_rate)
-    for name, value, minimum in (
-        ("epochs", epochs, 1),
-        ("batch_size", batch_size, 1),
-        ("seed", seed, 0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
-    largest_label = int(max(train_labels.max(), validation_labels.max()))
-    if num_classes is None:
-        num_classes = max(largest_label + 1, 2)
-    elif (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int)
-        or num_classes <= largest_label
-    ):
-        raise ValueError(
-            f"num_classes must be an int above every label. Received: num_classes={num_classes!r}"
-        )
+    num_features = train_features.shape[1]
+    validation_features, validation_labels = check_split("validation", validation, num_features)
+    learning_rate = checks.check_learning_rate("learning_rate", learning_rate)
+    epochs = checks.check_int("epochs", epochs, minimum=1)
+    batch_size = checks.check_int("batch_size", batch_size, minimum=1)
+    dropout = checks.check_probability("dropout", dropout)
+    seed = checks.check_int("seed", seed, minimum=0)
+    stop_on_divergence = checks.check_bool("stop_on_divergence", stop_on_divergence)
+    num_classes = _num_classes(num_classes, train_labels, validation_labels)
     keras.utils.set_random_seed(seed)
-    head = build_head(train_features.shape[1], num_classes, dropout=dropout)
+    head = build_head(num_features, num_classes, dropout=dropout)
     head.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    guard = guards.DivergenceGuard(num_classes=num_classes)
+    # Without the guard in `fit` its reason stays None: the run trains on, whatever its loss.
+    watchers = [guard] if stop_on_divergence else []
     history = head.fit(
         train_features,
         train_labels,
         validation_data=(validation_features, validation_labels),
         epochs=epochs,
         batch_size=batch_size,
+        callbacks=watchers,
         verbose=0,
     ).history
+    guards.check_not_diverged(guard, "learning_rate", learning_rate)
     return {key: [float(value) for value in history[key]] for key in HISTORY_KEYS}
+
+
+def _num_classes(
+    num_classes: object, train_labels: np.ndarray, validation_labels: np.ndarray
+) -> int:
+    """Returns the head's units: `num_classes` checked against both splits' labels, or inferred."""
+    num_classes = checks.check_optional_int("num_classes", num_classes, minimum=2)
+    if num_classes is None:
+        largest_label = int(max(train_labels.max(), validation_labels.max()))
+        return max(largest_label + 1, 2)
+    checks.check_labels("train labels", train_labels, num_classes)
+    checks.check_labels("validation labels", validation_labels, num_classes)
+    return num_classes

@@ -1,14 +1,18 @@
 """MobileNetV2 with a new logits head, and BatchNorm-safe freezing and unfreezing (lessons 03-05).
 
-A MobileNetV2 base without its top, then pooling, dropout and a `Dense` layer emitting logits (pair it
-with `SparseCategoricalCrossentropy(from_logits=True)`). Which pretrained weights the base starts from is the
-caller's choice: a weights file, or none; the course's bundled and ImageNet bases live in
-`helpers.lessons.pretrained`.
+A MobileNetV2 base without its top, then pooling, dropout and a `Dense` layer emitting logits (pair
+it with `SparseCategoricalCrossentropy(from_logits=True)`). `head_layers` defines that head once:
+`build_mobilenet_v2` puts it on the pooled base, `head_training.build_head` on cached features.
+Which pretrained weights the base starts from is the caller's choice: a weights file, or none; the
+course's bundled and ImageNet bases live in `helpers.lessons.pretrained`.
 
-Why `unfreeze()` keeps BatchNormalization frozen: in Keras 3, calling the base with `training=False` does
-not protect it. Once `base_model.trainable = True`, `fit` runs its BatchNormalization layers in training
-mode and moves their `moving_mean` / `moving_variance` (tests/test_models.py shows it). A BatchNormalization
-layer with `trainable = False` runs in inference mode and keeps its statistics unchanged.
+Why `unfreeze()` keeps BatchNormalization frozen: in Keras 3, calling the base with
+`training=False` does not protect it. Once `base_model.trainable = True`, `fit` runs its
+BatchNormalization layers in training mode and moves their `moving_mean` / `moving_variance`
+(tests/test_models.py shows it). A BatchNormalization layer with `trainable = False` runs in
+inference mode and keeps its statistics unchanged. Both functions take the base itself: given the
+whole model, `unfreeze` would leave every BatchNormalization layer of the nested base trainable,
+so they raise instead.
 """
 
 from __future__ import annotations
@@ -18,7 +22,46 @@ import pathlib
 
 import keras
 
-ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)  # widths with published ImageNet weights
+from helpers.finetune import validation
+
+# Widths with published ImageNet weights.
+ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+MINIMUM_IMAGE_SIZE = 32
+
+
+def head_layers(num_classes: int, dropout: float = 0.2) -> list[keras.layers.Layer]:
+    """Returns the new head's layers: `Dropout` (named "dropout") and `Dense` logits ("logits").
+
+    The one definition of the head: `build_mobilenet_v2` applies these layers to the pooled base
+    features, `head_training.build_head` to cached features, so both heads are the same.
+
+    Args:
+        num_classes: int >= 2, the units of the `Dense` layer.
+        dropout: float in [0, 1), the dropout rate; 0 leaves the `Dropout` layer out. Defaults to
+            0.2.
+
+    Returns:
+        A list of new, unbuilt layers: `[Dropout, Dense]`, or `[Dense]` for `dropout=0`.
+
+    Raises:
+        ValueError: if an argument is out of range, naming it and the value received.
+
+    Example:
+
+    >>> [layer.name for layer in head_layers(4)]
+    ['dropout', 'logits']
+    >>> head_layers(4, dropout=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout must be a finite number in [0, 1). Received: dropout=1.0
+    """
+    num_classes = validation.check_int("num_classes", num_classes, minimum=2)
+    dropout = validation.check_probability("dropout", dropout)
+    layers = []
+    if dropout > 0:
+        layers.append(keras.layers.Dropout(dropout, name="dropout"))
+    layers.append(keras.layers.Dense(num_classes, name="logits"))
+    return layers
 
 
 def build_mobilenet_v2(
@@ -30,19 +73,21 @@ def build_mobilenet_v2(
 ) -> tuple[keras.Model, keras.Model]:
     """Builds MobileNetV2 without its top, plus a new classification head that emits logits.
 
-    `model = Input -> base_model(x, training=False) -> GlobalAveragePooling2D -> Dropout -> Dense(num_classes)`.
-    Inputs are images already scaled to [-1, 1] (`keras.applications.mobilenet_v2.preprocess_input`).
-    The course's named bases (its bundled base, ImageNet with an offline fallback) are resolved to a weights
-    file by `helpers.lessons.pretrained.build_mobilenet_v2`, which then calls this function.
+    `model = Input -> base_model(x, training=False) -> GlobalAveragePooling2D -> head_layers`, the
+    head being `Dropout -> Dense(num_classes)`. Inputs are images already scaled to [-1, 1]
+    (`keras.applications.mobilenet_v2.preprocess_input`). The course's named bases (its bundled
+    base, ImageNet with an offline fallback) are resolved to a weights file by
+    `helpers.lessons.pretrained.build_mobilenet_v2`, which then calls this function.
 
     Args:
-        num_classes: int, the number of classes (>= 2); the head's `Dense` layer has this many units.
+        num_classes: int, the number of classes (>= 2); the head's `Dense` layer has this many
+            units.
         image_size: int, the height and width of the input images (>= 32). Defaults to 96.
         alpha: float, the width multiplier, one of `ALPHAS`. Defaults to 0.35.
-        weights: `None` (random initialisation) or the path to a `.weights.h5` / `.h5` file holding the
-            base's weights. Defaults to `None`.
-        dropout: float, the dropout rate before the `Dense` layer, in [0, 1); 0 leaves the layer out.
-            Defaults to 0.2.
+        weights: `None` (random initialisation) or the path to a `.weights.h5` / `.h5` file holding
+            the base's weights. Defaults to `None`.
+        dropout: float, the dropout rate before the `Dense` layer, in [0, 1); 0 leaves the layer
+            out. Defaults to 0.2.
 
     Returns:
         A tuple `(model, base_model)`; `base_model` is the MobileNetV2 part, shared with `model`.
@@ -57,42 +102,56 @@ def build_mobilenet_v2(
     >>> model.output_shape, base_model.output_shape
     ((None, 3), (None, 1, 1, 1280))
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int >= 2. Received: num_classes={num_classes!r}")
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
-        raise ValueError(f"image_size must be an int >= 32. Received: image_size={image_size!r}")
-    if isinstance(alpha, bool) or alpha not in ALPHAS:
-        raise ValueError(f"alpha must be one of {ALPHAS}. Received: alpha={alpha!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1). Received: dropout={dropout!r}")
-    if weights is None:
-        base_model = mobilenet_v2_base(image_size, alpha)
-    elif isinstance(weights, str | os.PathLike) and str(weights).endswith(".h5"):
-        if not pathlib.Path(weights).is_file():
-            raise FileNotFoundError(f"weights file not found. Received: weights={str(weights)!r}")
-        base_model = mobilenet_v2_base(image_size, alpha)
-        base_model.load_weights(str(weights))
-    else:
-        raise ValueError(
-            f"weights must be None or the path to a .h5 weights file. Received: weights={weights!r}"
-        )
+    head = head_layers(num_classes, dropout)
+    image_size = validation.check_int("image_size", image_size, minimum=MINIMUM_IMAGE_SIZE)
+    alpha = validation.check_one_of("alpha", alpha, ALPHAS)
+    weights_path = _weights_path(weights)
+    base_model = mobilenet_v2_base(image_size, alpha)
+    if weights_path is not None:
+        base_model.load_weights(weights_path)
     inputs = keras.Input(shape=(image_size, image_size, 3), name="images")
-    features = base_model(inputs, training=False)
-    features = keras.layers.GlobalAveragePooling2D(name="pooling")(features)
-    if dropout > 0:
-        features = keras.layers.Dropout(dropout, name="dropout")(features)
-    logits = keras.layers.Dense(num_classes, name="logits")(features)
-    return keras.Model(inputs, logits, name="mobilenet_v2_classifier"), base_model
+    outputs = base_model(inputs, training=False)
+    outputs = keras.layers.GlobalAveragePooling2D(name="pooling")(outputs)
+    for layer in head:
+        outputs = layer(outputs)
+    return keras.Model(inputs, outputs, name="mobilenet_v2_classifier"), base_model
+
+
+def _weights_path(weights: object) -> str | None:
+    """Returns `weights` as a path string (`None` for random weights), or raises saying why."""
+    wanted = "None or the path to a .h5 weights file"
+    validation.check_instance("weights", weights, (str, os.PathLike, type(None)), wanted)
+    if weights is None:
+        return None
+    path = str(weights)
+    if not path.endswith(".h5"):
+        # A weights file, not a named base: "bundled" and "imagenet" are `pretrained`'s to resolve.
+        raise ValueError(f"weights must be {wanted}. Received: weights={path!r}")
+    if not pathlib.Path(path).is_file():
+        raise FileNotFoundError(f"weights file not found. Received: weights={path!r}")
+    return path
 
 
 def mobilenet_v2_base(image_size: int, alpha: float) -> keras.Model:
-    """Returns a randomly initialised MobileNetV2 without its top, for `(image_size, image_size, 3)` inputs.
+    """Returns a randomly initialised MobileNetV2 without its top, for square RGB images.
+
+    Args:
+        image_size: int >= 32, the height and width of the input images.
+        alpha: float, the width multiplier, one of `ALPHAS`.
+
+    Returns:
+        The base, a `keras.Model` with outputs `(None, rows, columns, channels)`.
+
+    Raises:
+        ValueError: if an argument is out of range.
 
     Example:
 
     >>> mobilenet_v2_base(32, 0.35).output_shape
     (None, 1, 1, 1280)
     """
+    image_size = validation.check_int("image_size", image_size, minimum=MINIMUM_IMAGE_SIZE)
+    alpha = validation.check_one_of("alpha", alpha, ALPHAS)
     return keras.applications.MobileNetV2(
         input_shape=(image_size, image_size, 3), alpha=alpha, include_top=False, weights=None
     )
@@ -104,7 +163,10 @@ def freeze(base_model: keras.Model) -> None:
     Recompile the model afterwards (with a fresh optimizer) so that `fit` sees the change.
 
     Args:
-        base_model: keras.Model, the base returned by `build_mobilenet_v2`.
+        base_model: keras.Model, the base returned by `build_mobilenet_v2` (not the whole model).
+
+    Raises:
+        ValueError: if `base_model` is not a Keras model, or is a model with a base nested inside.
 
     Example:
 
@@ -113,31 +175,42 @@ def freeze(base_model: keras.Model) -> None:
     >>> len(base_model.trainable_weights)
     0
     """
+    check_base_model(base_model)
     base_model.trainable = False
 
 
 def unfreeze(base_model: keras.Model, top_layers: int | None = None) -> None:
-    """Makes the base trainable (all of it, or its top layers) while every BatchNormalization stays frozen.
+    """Makes the base trainable (all of it or its top layers); BatchNormalization stays frozen.
 
     A frozen BatchNormalization layer runs in inference mode and keeps its moving statistics, which
-    protects the pretrained features from the statistics of small fine-tuning batches.
+    protects the pretrained features from the statistics of small fine-tuning batches. Pass the
+    base, not the whole model: the whole model's layers include the base as one nested layer, whose
+    BatchNormalization layers `unfreeze` could not see, so that call raises.
 
     Args:
         base_model: keras.Model, the base returned by `build_mobilenet_v2`.
-        top_layers: int or None, how many of the last layers of `base_model.layers` become trainable
-            (1 to the number of layers); `None` unfreezes all of them. Defaults to `None`.
+        top_layers: int or None, how many of the last layers of `base_model.layers` become
+            trainable (1 to the number of layers); `None` unfreezes all of them. Defaults to
+            `None`.
 
     Raises:
-        ValueError: if `top_layers` is not an int in range (see `check_top_layers`).
+        ValueError: if `base_model` is not a base (see `check_base_model`) or `top_layers` is not
+            an int in range (see `check_top_layers`).
 
     Example:
 
-    >>> _, base_model = build_mobilenet_v2(2, image_size=32)
+    >>> model, base_model = build_mobilenet_v2(2, image_size=32)
     >>> unfreeze(base_model, top_layers=3)
     >>> [layer.name for layer in base_model.layers if layer.trainable and layer.weights]
     ['Conv_1']
+    >>> unfreeze(model)
+    Traceback (most recent call last):
+    ...
+    ValueError: base_model must be the base, not a model that contains it: pass the base
+    (model.get_layer('mobilenetv2_0.35_32')), so that its BatchNormalization layers stay frozen.
+    Received: base_model=<Functional name=mobilenet_v2_classifier, built=True>
     """
-    check_top_layers(base_model, top_layers)
+    top_layers = check_top_layers(base_model, top_layers)
     base_model.trainable = True
     first_trainable = 0 if top_layers is None else len(base_model.layers) - top_layers
     for index, layer in enumerate(base_model.layers):
@@ -145,24 +218,69 @@ def unfreeze(base_model: keras.Model, top_layers: int | None = None) -> None:
         layer.trainable = index >= first_trainable and not is_batch_norm
 
 
-def check_top_layers(base_model: keras.Model, top_layers: int | None) -> None:
-    """Raises a `ValueError` unless `top_layers` is `None` or an int from 1 to `len(base_model.layers)`.
+def check_base_model(base_model: object) -> keras.Model:
+    """Returns `base_model`, or raises unless it is a Keras model with no model nested inside.
+
+    A model that contains the base (such as the `model` of `build_mobilenet_v2`) is refused, and
+    the message names the nested base to pass instead.
+
+    Args:
+        base_model: the value received as a base.
+
+    Returns:
+        The base, unchanged.
+
+    Raises:
+        ValueError: naming `base_model` and what was received.
 
     Example:
 
+    >>> inner = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)], name="inner")
+    >>> outer = keras.Sequential([keras.Input((2,)), inner], name="outer")
+    >>> check_base_model(inner).name
+    'inner'
+    >>> check_base_model(outer)
+    Traceback (most recent call last):
+    ...
+    ValueError: base_model must be the base, not a model that contains it: pass the base
+    (model.get_layer('inner')), so that its BatchNormalization layers stay frozen.
+    Received: base_model=<Sequential name=outer, built=True>
+    """
+    validation.check_instance("base_model", base_model, keras.Model, "a keras.Model")
+    nested = [layer for layer in base_model.layers if isinstance(layer, keras.Model)]
+    if nested:
+        raise ValueError(
+            "base_model must be the base, not a model that contains it: pass the base "
+            f"(model.get_layer({nested[0].name!r})), so that its BatchNormalization layers stay "
+            f"frozen. Received: base_model={base_model!r}"
+        )
+    return base_model
+
+
+def check_top_layers(base_model: keras.Model, top_layers: object) -> int | None:
+    """Returns `top_layers` as an int or `None`, or raises unless it fits `base_model`.
+
+    Args:
+        base_model: keras.Model, the base (checked by `check_base_model`).
+        top_layers: `None`, or an int from 1 to `len(base_model.layers)`.
+
+    Returns:
+        `None`, or `top_layers` as a Python int.
+
+    Raises:
+        ValueError: naming the argument and the value received.
+
+    Example:
+
+    >>> import numpy as np
     >>> _, base_model = build_mobilenet_v2(2, image_size=32)
+    >>> check_top_layers(base_model, np.int64(3))
+    3
     >>> check_top_layers(base_model, 0)
     Traceback (most recent call last):
     ...
-    ValueError: top_layers must be None or an int from 1 to 154 (the base's layers). Received: top_layers=0
+    ValueError: top_layers must be None or an int from 1 to 154. Received: top_layers=0
     """
-    count = len(base_model.layers)
-    if top_layers is not None and (
-        isinstance(top_layers, bool)
-        or not isinstance(top_layers, int)
-        or not 1 <= top_layers <= count
-    ):
-        raise ValueError(
-            f"top_layers must be None or an int from 1 to {count} (the base's layers). "
-            f"Received: top_layers={top_layers!r}"
-        )
+    check_base_model(base_model)
+    layer_count = len(base_model.layers)
+    return validation.check_optional_int("top_layers", top_layers, minimum=1, maximum=layer_count)

@@ -1,16 +1,16 @@
-"""Keras 3 optimizers with a custom learning rate: build one, read its rate, change it (lessons 02-05).
+"""Keras 3 optimizers by name with a checked learning rate; reading and changing it (lessons 02-05).
 
 `make_optimizer` builds Adam, SGD with momentum or RMSprop from a name and a `learning_rate`;
 `learning_rate_of` and `set_learning_rate` read and change the rate of an optimizer that exists.
-How far each optimizer moves a weight, and the Keras 3 pitfalls, are lesson 02's demos (`step_sizes`).
+Every argument is checked by `helpers.finetune.validation`. How far each optimizer moves a weight,
+and the Keras 3 pitfalls, are lesson 02's demos (`helpers.lessons.step_sizes`).
 """
 
 from __future__ import annotations
 
-import math
-
 import keras
-import numpy as np
+
+from helpers.finetune import validation
 
 OPTIMIZER_CLASSES = {
     "adam": keras.optimizers.Adam,
@@ -18,62 +18,77 @@ OPTIMIZER_CLASSES = {
     "rmsprop": keras.optimizers.RMSprop,
 }
 DEFAULT_MOMENTUM = 0.9  # the course's SGD momentum; Keras's own default is 0.0
-Schedule = keras.optimizers.schedules.LearningRateSchedule
+Schedule = validation.Schedule
 
 
-def check_learning_rate(learning_rate: float | Schedule) -> None:
-    """Raises a clear `ValueError` for a learning rate that Keras 3 rejects or silently mishandles.
-
-    A plain rate must be a positive, finite float (Keras 3 refuses the int `1`). A schedule takes the
-    dtype of its start: `PolynomialDecay(0, ..., end_learning_rate=1e-3)` casts 1e-3 to the int 0.
-
-    Args:
-        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`.
-
-    Raises:
-        ValueError: if `learning_rate` is not a positive finite float or a schedule of floats.
+def check_optimizer(optimizer: object) -> keras.optimizers.Optimizer:
+    """Returns `optimizer`, or raises unless it is a `keras.optimizers.Optimizer`.
 
     Example:
 
-    >>> check_learning_rate(1e-3)
-    >>> check_learning_rate(-0.1)
+    >>> check_optimizer("adam")
     Traceback (most recent call last):
     ...
-    ValueError: learning_rate must be positive and finite. Received: learning_rate=-0.1
+    ValueError: optimizer must be a keras.optimizers.Optimizer. Received: optimizer='adam'
     """
-    if isinstance(learning_rate, Schedule):
-        config = learning_rate.get_config()
-        for key in ("initial_learning_rate", "values"):
-            values = np.atleast_1d(np.asarray(config.get(key, []), dtype=object))
-            if any(isinstance(value, int | np.integer) for value in values):
-                raise ValueError(
-                    f"A schedule's {key} must be float (write 0.0, not 0): Keras casts an int schedule's "
-                    f"rates to int32, so it stays at 0 or fails. Received: {key}={config[key]!r}"
-                )
-        return
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, float | np.floating):
-        kind = (
-            "a float (Keras 3 rejects ints)"
-            if isinstance(learning_rate, int)
-            else "a float or a schedule"
-        )
-        raise ValueError(f"learning_rate must be {kind}. Received: learning_rate={learning_rate!r}")
-    if not math.isfinite(learning_rate) or learning_rate <= 0:
+    return validation.check_instance(
+        "optimizer", optimizer, keras.optimizers.Optimizer, "a keras.optimizers.Optimizer"
+    )
+
+
+def check_plain_learning_rate(
+    name: str,
+    optimizer: keras.optimizers.Optimizer,
+    consequence: str = "its learning rate cannot be set; build a new optimizer",
+) -> keras.optimizers.Optimizer:
+    """Returns `optimizer`, or raises if it follows a schedule instead of holding a plain rate.
+
+    A schedule's rate cannot be assigned (Keras raises a `TypeError`), so code that sets the
+    rate step by step, like `set_learning_rate` or the range test, needs a plain one.
+
+    Args:
+        name: str, the argument's name, e.g. `"optimizer"` or `"model.optimizer"`.
+        optimizer: `keras.optimizers.Optimizer`.
+        consequence: str, what a schedule prevents, for the message. Defaults to "its learning
+            rate cannot be set; build a new optimizer".
+
+    Returns:
+        The optimizer, unchanged.
+
+    Raises:
+        ValueError: naming `name` and the schedule it follows.
+
+    Example:
+
+    >>> decay = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
+    >>> check_plain_learning_rate("optimizer", keras.optimizers.SGD(decay))
+    Traceback (most recent call last):
+    ...
+    ValueError: optimizer follows a schedule, so its learning rate cannot be set; build a new
+    optimizer. Received: optimizer=SGD(learning_rate=ExponentialDecay(...))
+    """
+    learning_rate = optimizer.get_config()["learning_rate"]
+    follows_a_schedule = isinstance(learning_rate, dict)  # a serialized LearningRateSchedule
+    if follows_a_schedule:
+        described = f"{type(optimizer).__name__}(learning_rate={learning_rate['class_name']}(...))"
         raise ValueError(
-            f"learning_rate must be positive and finite. Received: learning_rate={learning_rate}"
+            f"{name} follows a schedule, so {consequence}. Received: {name}={described}"
         )
+    return optimizer
 
 
 def make_optimizer(
-    name: str, learning_rate: float | Schedule, **options: float
+    name: str, learning_rate: float | Schedule, **options: object
 ) -> keras.optimizers.Optimizer:
-    """Returns a fresh Keras optimizer (`"adam"`, `"sgd"` or `"rmsprop"`) with a checked learning rate.
+    """Returns a fresh Keras optimizer (`"adam"`, `"sgd"` or `"rmsprop"`) with a checked rate.
 
-    Fresh matters: Keras 3 binds an optimizer to its first variables (see `recompile_after_unfreezing`).
+    Fresh matters: Keras 3 binds an optimizer to the variables it first updates, so a model that
+    is unfrozen and recompiled needs a new one (`step_sizes.recompile_after_unfreezing`).
 
     Args:
         name: str, `"adam"`, `"sgd"` or `"rmsprop"` (any case).
-        learning_rate: float or schedule, checked by `check_learning_rate`.
+        learning_rate: a positive number (Python or numpy, int or float) or a schedule of float
+            rates.
         **options: keyword arguments for the Keras class. SGD's `momentum` defaults to 0.9.
 
     Returns:
@@ -84,28 +99,23 @@ def make_optimizer(
 
     Example:
 
-    >>> optimizer = make_optimizer("sgd", learning_rate=1e-2)
+    >>> optimizer = make_optimizer("SGD", learning_rate=1)
     >>> type(optimizer).__name__, optimizer.get_config()["momentum"]
     ('SGD', 0.9)
+    >>> make_optimizer("adamw", 1e-3)
+    Traceback (most recent call last):
+    ...
+    ValueError: name must be one of ('adam', 'sgd', 'rmsprop'). Received: name='adamw'.
+    Did you mean 'adam'?
     """
-    key = name.lower() if isinstance(name, str) else name
-    if key not in OPTIMIZER_CLASSES:
-        raise ValueError(f"name must be one of {tuple(OPTIMIZER_CLASSES)}. Received: name={name!r}")
-    check_learning_rate(learning_rate)
+    lowercase_name = name.lower() if isinstance(name, str) else name
+    key = validation.check_choice("name", lowercase_name, OPTIMIZER_CLASSES)
+    learning_rate = validation.check_learning_rate("learning_rate", learning_rate)
     if key == "sgd":
         options.setdefault("momentum", DEFAULT_MOMENTUM)
-    momentum = options.get("momentum", 0.0)
-    if isinstance(momentum, bool) or not isinstance(momentum, int | float) or not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be a number in [0, 1). Received: momentum={momentum!r}")
-    learning_rate = learning_rate if isinstance(learning_rate, Schedule) else float(learning_rate)
+    if "momentum" in options:
+        options["momentum"] = validation.check_probability("momentum", options["momentum"])
     return OPTIMIZER_CLASSES[key](learning_rate=learning_rate, **options)
-
-
-def check_optimizer(optimizer: keras.optimizers.Optimizer) -> None:
-    if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise ValueError(
-            f"optimizer must be a keras.optimizers.Optimizer. Received: optimizer={optimizer!r}"
-        )
 
 
 def learning_rate_of(optimizer: keras.optimizers.Optimizer) -> float:
@@ -130,13 +140,14 @@ def learning_rate_of(optimizer: keras.optimizers.Optimizer) -> float:
 
 
 def set_learning_rate(optimizer: keras.optimizers.Optimizer, learning_rate: float) -> None:
-    """Changes the learning rate of an optimizer built with a float, the Keras 3 way.
+    """Changes the learning rate of an optimizer built with a plain rate, the Keras 3 way.
 
-    Keras 3 assigns `optimizer.learning_rate = value`; a schedule's rate cannot be set (build anew).
+    Keras 3 assigns `optimizer.learning_rate = value`. An optimizer that follows a schedule has no
+    rate to assign (Keras raises a `TypeError`): build a new optimizer instead.
 
     Args:
-        optimizer: `keras.optimizers.Optimizer` built with a float learning rate.
-        learning_rate: float, the new positive, finite learning rate.
+        optimizer: `keras.optimizers.Optimizer` built with a plain learning rate.
+        learning_rate: the new positive, finite learning rate (Python or numpy, int or float).
 
     Raises:
         ValueError: for a bad `learning_rate` or an optimizer that follows a schedule.
@@ -149,15 +160,6 @@ def set_learning_rate(optimizer: keras.optimizers.Optimizer, learning_rate: floa
     0.001
     """
     check_optimizer(optimizer)
-    schedule = optimizer.get_config()["learning_rate"]
-    if isinstance(schedule, dict):
-        raise ValueError(
-            "optimizer follows a schedule, so its learning rate cannot be set; build a new optimizer. "
-            f"Received: optimizer={type(optimizer).__name__}(learning_rate={schedule['class_name']}(...))"
-        )
-    if isinstance(learning_rate, Schedule):
-        raise ValueError(
-            f"learning_rate must be a float here. Received: learning_rate={learning_rate!r}"
-        )
-    check_learning_rate(learning_rate)
-    optimizer.learning_rate = float(learning_rate)
+    learning_rate = validation.check_positive_number("learning_rate", learning_rate)
+    check_plain_learning_rate("optimizer", optimizer)
+    optimizer.learning_rate = learning_rate

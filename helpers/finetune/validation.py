@@ -46,7 +46,7 @@ def is_int(value: object) -> bool:
 
 
 def _received(name: str, value: object) -> str:
-    return f"Received: {name}={value!r}"
+    return f"Received: {name}={_short(value)!r}"
 
 
 def _range_words(minimum: float | None, maximum: float | None) -> str:
@@ -309,8 +309,17 @@ def check_learning_rate(name: str, value: object) -> float | Schedule:
     """
     wanted = "a positive, finite number or a LearningRateSchedule"
     if isinstance(value, Schedule):
+        check_float_schedule(name, value)
         for step in (0, 1):
-            rate = value(step)
+            try:
+                rate = value(step)
+            except Exception as error:  # an int start fails inside TensorFlow's arithmetic
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                raise ValueError(
+                    f"{name} must be a schedule of positive float rates; calling it at step {step} "
+                    f"failed ({type(error).__name__}: {first_line[:120]}). Start it at a float "
+                    f"such as 0.0, not the int 0. {_received(name, value)}"
+                ) from None
             rate_value = float(keras.ops.convert_to_numpy(rate))
             is_float = keras.backend.is_float_dtype(keras.backend.standardize_dtype(rate.dtype))
             if not is_float or not math.isfinite(rate_value) or rate_value < 0:
@@ -585,6 +594,255 @@ def check_sequence(name: str, value: object, minimum_length: int = 1) -> list:
     return list(value)
 
 
+def check_text(name: str, value: object) -> str:
+    """Returns `value`, or raises unless it is a string holding more than whitespace.
+
+    Names, prompts, hints and solutions of the exercises are text of this kind: a blank one would
+    show the learner an empty box.
+
+    Example:
+
+    >>> check_text("solution", "learning_rate = 1e-3")
+    'learning_rate = 1e-3'
+    >>> check_text("solution", "  ")
+    Traceback (most recent call last):
+    ...
+    ValueError: solution must be a non-blank str. Received: solution='  '
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-blank str. {_received(name, _short(value))}")
+    return value
+
+
+def check_array(
+    name: str,
+    value: object,
+    shape: Sequence[object],
+    allow_non_finite: bool = False,
+) -> np.ndarray:
+    """Returns `value` as a numeric numpy array, or raises unless it has `shape` and is finite.
+
+    For arrays that are neither images, labels nor features: a starting point, a path of points,
+    a loss curve, a table of logits. Each entry of `shape` describes one axis: an int is an exact
+    size; a str or `None` matches any size (a str names the axis in the message); a leading `...`
+    matches any number of leading axes.
+
+    Args:
+        name: str, the argument's name, used in the message.
+        value: array-like of numbers.
+        shape: sequence of axis descriptions, e.g. `(2,)`, `("samples", "num_classes")` or
+            `(..., 2)`.
+        allow_non_finite: bool, whether NaN and inf may appear (a diverging run's losses hold them
+            on purpose). Defaults to `False`.
+
+    Returns:
+        The numpy array, in its own numeric dtype.
+
+    Raises:
+        ValueError: `"<name> must have shape (samples, num_classes). Received: <name> of shape
+            (2,)"`, or when the values are not numbers or not finite.
+
+    Example:
+
+    >>> check_array("start", [1.0, 2.0], (2,)).tolist()
+    [1.0, 2.0]
+    >>> check_array("path", np.zeros((5, 2)), (..., 2)).shape
+    (5, 2)
+    >>> check_array("logits", [0.5, 1.0], ("samples", "num_classes"))
+    Traceback (most recent call last):
+    ...
+    ValueError: logits must have shape (samples, num_classes). Received: logits of shape (2,)
+    """
+    array = _as_numeric_array(name, value)
+    axes = tuple(shape)
+    any_leading_axes = len(axes) > 0 and axes[0] is Ellipsis
+    sized_axes = axes[1:] if any_leading_axes else axes
+    sized_rank = len(sized_axes)
+    rank_fits = array.ndim >= sized_rank if any_leading_axes else array.ndim == sized_rank
+    trailing_sizes = array.shape[array.ndim - sized_rank :]
+    sizes_fit = rank_fits and all(
+        not is_int(wanted) or wanted == size
+        for wanted, size in zip(sized_axes, trailing_sizes, strict=True)
+    )
+    if not sizes_fit:
+        words = ", ".join(_axis_words(axis) for axis in axes)
+        shape_words = f"({words},)" if len(axes) == 1 else f"({words})"
+        raise ValueError(
+            f"{name} must have shape {shape_words}. Received: {name} of shape {array.shape}"
+        )
+    if not allow_non_finite and not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"{name} must be finite. Received: {name} with {bad} NaN or inf values")
+    return array
+
+
+def _axis_words(axis: object) -> str:
+    """How `check_array` writes one axis of a shape: `...`, a size, a name, or `any`."""
+    if axis is Ellipsis:
+        return "..."
+    if axis is None:
+        return "any"
+    return str(axis)
+
+
+def check_learning_rates(name: str, values: object) -> list[float]:
+    """Returns `values` as a list of floats, or raises unless they are distinct positive rates.
+
+    Sweeps and grid searches take a sequence of learning rates. Each must be a positive, finite
+    number (as for `check_positive_number`), and none may repeat: a sweep keyed by its rates (a
+    dict from each rate to its history) would silently keep one run of a repeated rate.
+
+    Args:
+        name: str, the argument's name, used in the message (an item is named `<name>[<index>]`).
+        values: the value received.
+
+    Returns:
+        The rates as a list of Python floats, in the given order.
+
+    Raises:
+        ValueError: for an empty or non-sequence value, a bad item, or a repeated rate.
+
+    Example:
+
+    >>> check_learning_rates("learning_rates", np.array([1e-2, 0.5], "float32"))
+    [0.009999999776482582, 0.5]
+    >>> check_learning_rates("learning_rates", [1e-3, -1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rates[1] must be a positive, finite number.
+    Received: learning_rates[1]=-1.0
+    >>> check_learning_rates("learning_rates", [1e-3, 0.001])
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rates must hold distinct values. Received: learning_rates=[0.001, 0.001]
+    """
+    items = check_sequence(name, values)
+    rates = [check_positive_number(f"{name}[{index}]", item) for index, item in enumerate(items)]
+    if len(set(rates)) != len(rates):
+        raise ValueError(f"{name} must hold distinct values. {_received(name, _short(rates))}")
+    return rates
+
+
+def check_pair(name: str, value: object, wanted: str) -> tuple:
+    """Returns `value` as a 2-tuple, or raises unless it is a list or tuple of exactly two items.
+
+    Data given as `(images, labels)` or `(features, labels)` is checked with it first, so a
+    triple or a bare array is named instead of failing later with "too many values to unpack".
+
+    Args:
+        name: str, the argument's name, used in the message.
+        value: the value received.
+        wanted: str, what the argument must be, e.g. `"a tuple (features, labels)"`.
+
+    Returns:
+        The two items, as a tuple.
+
+    Raises:
+        ValueError: `"<name> must be <wanted>. Received: ..."`.
+
+    Example:
+
+    >>> check_pair("train", ([[0.5]], [1]), "a tuple (features, labels)")
+    ([[0.5]], [1])
+    >>> check_pair("train", ([[0.5]], [1], [2]), "a tuple (features, labels)")
+    Traceback (most recent call last):
+    ...
+    ValueError: train must be a tuple (features, labels). Received: a tuple of 3 items
+    """
+    is_sequence = isinstance(value, list | tuple)
+    if is_sequence and len(value) == 2:
+        return tuple(value)
+    if is_sequence:
+        received = f"Received: a {type(value).__name__} of {len(value)} items"
+    else:
+        received = _received(name, _short(value))
+    raise ValueError(f"{name} must be {wanted}. {received}")
+
+
+def check_one_of(name: str, value: object, choices: Sequence[object]) -> object:
+    """Returns the choice `value` equals, or raises unless it is one of `choices` (numbers or str).
+
+    `check_choice` handles names; this handles choices that are numbers, or numbers and names
+    mixed: a width multiplier from `(0.35, 0.5, ...)`, `verbose` from `(0, 1, 2, "auto")`. Numbers
+    compare by value to float32 precision (`np.float32(0.35)` is `0.35`); a bool never equals a
+    number.
+
+    Args:
+        name: str, the argument's name, used in the message.
+        value: the value received.
+        choices: sequence of numbers and str, the allowed values.
+
+    Returns:
+        The matching item of `choices` (so `np.float32(0.35)` comes back as `0.35`).
+
+    Raises:
+        ValueError: `"<name> must be one of <choices>. Received: <name>=<value>"`.
+
+    Example:
+
+    >>> check_one_of("alpha", np.float32(0.35), (0.35, 0.5, 1.0))
+    0.35
+    >>> check_one_of("verbose", 3, (0, 1, 2, "auto"))
+    Traceback (most recent call last):
+    ...
+    ValueError: verbose must be one of (0, 1, 2, 'auto'). Received: verbose=3
+    """
+    choices = tuple(choices)
+    for choice in choices:
+        if _same_choice(value, choice):
+            return choice
+    raise ValueError(f"{name} must be one of {choices}. {_received(name, _short(value))}")
+
+
+def _same_choice(value: object, choice: object) -> bool:
+    if is_number(value) and is_number(choice):
+        return math.isclose(float(value), float(choice), rel_tol=1e-6)
+    if isinstance(value, str) and isinstance(choice, str):
+        return value == choice
+    return value is choice
+
+
+def check_float_schedule(name: str, schedule: object) -> Schedule:
+    """Returns `schedule`, or raises unless its configured starting rates are floats.
+
+    Keras gives a schedule the dtype of its start. `PolynomialDecay(0, 10, end_learning_rate=1e-3)`
+    computes in int32, truncates 1e-3 to 0 and returns the float 0.0 at every step, so calling it
+    (as `check_learning_rate` does) cannot tell it from a schedule that rests at 0; its config can.
+    The keys read are `initial_learning_rate` and `values` (`PiecewiseConstantDecay`).
+
+    Args:
+        name: str, the argument's name, e.g. `"learning_rate"`.
+        schedule: a `keras.optimizers.schedules.LearningRateSchedule`.
+
+    Returns:
+        The schedule, unchanged.
+
+    Raises:
+        ValueError: naming `name` and the int it holds, or when `schedule` is not a schedule.
+
+    Example:
+
+    >>> start_at_int_zero = keras.optimizers.schedules.PolynomialDecay(0, 10, 1e-3)
+    >>> check_float_schedule("learning_rate", start_at_int_zero)
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rate must be a schedule of float rates (write 0.0, not 0): Keras casts an
+    int schedule's rates to int32, so it stays at 0 or fails. Received: learning_rate with
+    initial_learning_rate=0
+    """
+    check_instance(name, schedule, Schedule, "a keras LearningRateSchedule")
+    config = schedule.get_config()
+    for key in ("initial_learning_rate", "values"):
+        configured = np.atleast_1d(np.asarray(config.get(key, []), dtype=object))
+        if any(is_int(value) for value in configured):
+            raise ValueError(
+                f"{name} must be a schedule of float rates (write 0.0, not 0): Keras casts an int "
+                "schedule's rates to int32, so it stays at 0 or fails. "
+                f"Received: {name} with {key}={config[key]!r}"
+            )
+    return schedule
+
+
 def _as_numeric_array(name: str, value: object) -> np.ndarray:
     if isinstance(value, tf.Tensor):
         value = value.numpy()
@@ -598,7 +856,13 @@ def _as_numeric_array(name: str, value: object) -> np.ndarray:
 
 
 def _short(value: object) -> object:
-    """Keeps a message readable: a big array or list is described by its shape, not printed."""
+    """Keeps a message readable: a big array or list is described by its shape, not printed.
+
+    A schedule is named by its class: its default repr holds a memory address, which would differ
+    between runs (and break a notebook's compared output).
+    """
+    if isinstance(value, Schedule):
+        return _Described(f"{type(value).__name__} schedule")
     if isinstance(value, np.ndarray) and value.size > 10:
         return _Described(f"array of shape {value.shape} and dtype {value.dtype}")
     if isinstance(value, list | tuple) and len(value) > 10:

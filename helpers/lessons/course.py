@@ -1,12 +1,14 @@
-"""Course-wide setup: versions, seeds, quiet logging and the fast mode used by CI.
+"""Course-wide setup for every lesson (01-05): versions, seeds, quiet logging and CI's fast mode.
 
-Every lesson starts with the same setup cell (see `helpers/setup_cell.py`); that cell
+Every lesson starts with the same setup cell (see `helpers/lessons/setup_cell.py`); that cell
 makes `helpers` importable and then calls `course.setup()`.
 
-Fast mode is the one switch for CI: when the environment variable `COURSE_FAST`
-is `"1"`, helpers pick tiny data, few epochs and silent progress bars. Notebooks
-never read the variable themselves; they call `course.choose(full=..., fast=...)`
-or a helper that does.
+Fast mode is the one switch for CI: when the environment variable `COURSE_FAST` is `"1"`,
+helpers pick tiny data, few epochs and silent progress bars. Notebooks never read the variable
+themselves; they call `course.choose(full=..., fast=...)` or a helper that does.
+
+This module imports TensorFlow only inside its functions: the setup cell imports it before
+TensorFlow's logging is silenced.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 COURSE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 REPOSITORY_URL = "https://github.com/gentle-fine-tuning/gentle-fine-tuning.git"
 # The git ref Colab fetches: a release tag, so a lesson and its helpers always match.
-COURSE_REF = "v0.1.0"
+COURSE_REF = "v0.2.0"
 # Colab has no copy of the course: the setup cell clones it into this folder.
 COLAB_COURSE_FOLDER = "/content/gentle-fine-tuning"
 DEFAULT_SEED = 42  # every lesson starts from this seed unless it says otherwise
@@ -130,7 +132,7 @@ def check_versions(tensorflow_version: str, keras_version: str) -> None:
     >>> check_versions("2.15.0", "2.15.0")
     Traceback (most recent call last):
     ...
-    RuntimeError: This course needs TensorFlow >= 2.16 with Keras 3; found TensorFlow 2.15.0 with Keras 2.15.0. ...
+    RuntimeError: This course needs TensorFlow >= 2.16 with Keras 3; found TensorFlow 2.15.0 ...
     """
     tensorflow_ok = parse_version(tensorflow_version)[:2] >= MINIMUM_TENSORFLOW
     keras_ok = parse_version(keras_version)[0] == 3
@@ -147,10 +149,10 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
     """Seeds Python, NumPy and TensorFlow so that a lesson gives the same numbers each run.
 
     Args:
-        seed: int, a non-negative seed. Defaults to 42.
+        seed: int >= 0, the seed. Defaults to 42.
 
     Raises:
-        ValueError: if `seed` is negative or not an int.
+        ValueError: if `seed` is not an int >= 0.
 
     Example:
 
@@ -160,13 +162,16 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
     >>> bool(np.random.rand() == first)
     True
     """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int. Received: seed={seed!r}")
-    random.seed(int(seed))
-    np.random.seed(int(seed))
-    import keras  # imported late: TensorFlow's logging variables must be set before this point
+    # Imported here, after TensorFlow's logging is silenced (see the module's docstring).
+    import_tensorflow_quietly()
+    import keras
 
-    keras.utils.set_random_seed(int(seed))
+    from helpers.finetune import validation
+
+    seed = validation.check_int("seed", seed, minimum=0)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
 
 
 @contextlib.contextmanager
@@ -211,14 +216,14 @@ def setup(seed: int = DEFAULT_SEED) -> str:
     Called by the shared setup cell at the top of every notebook.
 
     Args:
-        seed: int, the seed for Python, NumPy and TensorFlow. Defaults to 42.
+        seed: int >= 0, the seed for Python, NumPy and TensorFlow. Defaults to 42.
 
     Returns:
         A one-line summary of the versions and mode, which the setup cell prints.
 
     Raises:
         RuntimeError: if TensorFlow or Keras is too old (see `check_versions`).
-        ValueError: if `seed` is not a non-negative int.
+        ValueError: if `seed` is not an int >= 0.
 
     Example:
 
@@ -232,7 +237,8 @@ def setup(seed: int = DEFAULT_SEED) -> str:
 
     absl.logging.set_verbosity(absl.logging.ERROR)
     tf.get_logger().setLevel("ERROR")
-    # Keras 3.15 warns on every fit with a tf.data dataset (shuffle defaults to True); our datasets shuffle themselves.
+    # Keras 3.15 warns on every fit with a tf.data dataset (shuffle defaults to True); our
+    # datasets shuffle themselves.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed", category=UserWarning)
     check_versions(tf.__version__, keras.__version__)
     seed_everything(seed)

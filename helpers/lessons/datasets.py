@@ -1,25 +1,26 @@
-"""Data paths for the lessons: tf.data pipelines, the flower photos online, random arrays.
+"""Image pipelines (tf.data), the flower photos online (lesson 03) and random smoke-test arrays.
 
-The offline shapes task (`helpers.shapes_data`) is the default everywhere. Learners
-with internet can swap in the TensorFlow flower photos with `load_flowers()`, which
-fails within seconds, with a clear message, when the network is unreachable. The
-seed example's random arrays stay available as a smoke test (`random_images`).
-Used by every lesson that trains on images (lessons 3 onwards).
+The offline shapes task (`helpers.lessons.shapes_data`) is the default everywhere. Learners with
+internet can swap in the TensorFlow flower photos with `load_flowers()`, which fails within
+seconds, with a clear message, when the network is unreachable. The seed example's random arrays
+stay available as a smoke test (`random_images`).
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
+import urllib.parse
 
+import keras
 import numpy as np
+import tensorflow as tf
 
+from helpers.finetune import models, validation
 from helpers.lessons import network
 
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
-    return int(value)
+# The pixel types `to_dataset` takes: raw 8-bit pixels, or floats already preprocessed to [-1, 1].
+IMAGE_DTYPES = ("uint8", "float16", "float32", "float64")
 
 
 def to_dataset(
@@ -29,26 +30,31 @@ def to_dataset(
     shuffle: bool = False,
     seed: int = 0,
     num_classes: int | None = None,
-):
+) -> tf.data.Dataset:
     """Builds a batched `tf.data.Dataset` of MobileNetV2-ready images and int labels.
 
-    Applies `keras.applications.mobilenet_v2.preprocess_input`, which maps uint8
-    pixels to floats in [-1, 1], the range the MobileNetV2 base expects.
+    Raw uint8 pixels (0 to 255, as `shapes_data.make_images` and `load_flowers` give them) are
+    preprocessed batch by batch with `keras.applications.mobilenet_v2.preprocess_input`, which maps
+    them to [-1, 1], the range the MobileNetV2 base expects. Float images must already be in
+    [-1, 1] and pass unchanged: preprocessing them a second time would squash them into
+    [-1, -0.98]. Any other pixel type (uint16, int64) is an error, as are NaN and inf.
 
     Args:
-        images: array `(n, height, width, 3)` of pixels in [0, 255].
-        labels: int array `(n,)` of class indices.
-        batch_size: int, images per batch. Defaults to 32.
+        images: array `(n, height, width, 3)`, uint8 pixels or floats in [-1, 1].
+        labels: array `(n,)` of class indices; whole floats such as `2.0` count as indices.
+        batch_size: int >= 1, images per batch. Defaults to 32.
         shuffle: bool, whether to reshuffle the examples every epoch. Defaults to `False`.
-        seed: int, the shuffle seed. Defaults to 0.
-        num_classes: int or `None`, when given every label must be below it. Defaults to `None`.
+        seed: int >= 0, the shuffle seed. Defaults to 0.
+        num_classes: int >= 1 or `None`; when given, every label must be below it. Defaults to
+            `None`.
 
     Returns:
         A `tf.data.Dataset` of `(images float32, labels int32)` batches, prefetched.
 
     Raises:
-        ValueError: if the shapes disagree, a label is negative or not below `num_classes`,
-            or `batch_size` is not a positive int.
+        ValueError: naming the argument, for images of another pixel type, shape or range, labels
+            that are not one class index per image, or a bad `batch_size`, `shuffle`, `seed` or
+            `num_classes`.
 
     Example:
 
@@ -56,37 +62,35 @@ def to_dataset(
     >>> images, labels = next(iter(dataset))
     >>> images.shape.as_list(), float(images.numpy().max()), labels.numpy().tolist()
     ([2, 8, 8, 3], 1.0, [0, 1])
+    >>> to_dataset(np.full((2, 8, 8, 3), 255.0), [0, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: images must be preprocessed to [-1, 1] (mobilenet_v2.preprocess_input).
+    Received: images with values from 255 to 255
     """
-    import keras
-    import tensorflow as tf
-
-    images, labels = np.asarray(images), np.asarray(labels)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"images must have shape (n, height, width, 3). Received: images.shape={images.shape}"
-        )
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(
-            f"labels must be 1-D with one label per image ({len(images)}). Received: labels.shape={labels.shape}"
-        )
-    if len(labels) and labels.min() < 0:
-        raise ValueError(f"labels must be non-negative. Received: labels.min()={labels.min()}")
-    if num_classes is not None:
-        num_classes = _check_int("num_classes", num_classes, 1)
-        if len(labels) and labels.max() >= num_classes:
-            raise ValueError(
-                f"labels must be below num_classes={num_classes}. Received: labels.max()={labels.max()}"
-            )
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    images = validation.check_array("images", images, ("n", "height", "width", 3))
+    dtype_name = validation.check_choice("images.dtype", images.dtype.name, IMAGE_DTYPES)
+    holds_raw_pixels = dtype_name == "uint8"
+    if not holds_raw_pixels:
+        images = validation.check_images("images", images)
+    batch_size = validation.check_int("batch_size", batch_size, minimum=1)
+    shuffle = validation.check_bool("shuffle", shuffle)
+    seed = validation.check_int("seed", seed, minimum=0)
+    num_classes = validation.check_optional_int("num_classes", num_classes, minimum=1)
+    labels = validation.check_labels("labels", labels, num_classes, count=len(images))
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    preprocess = keras.applications.mobilenet_v2.preprocess_input
-    dataset = dataset.batch(batch_size).map(
-        lambda batch, batch_labels: (preprocess(tf.cast(batch, tf.float32)), batch_labels),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    dataset = dataset.batch(batch_size)
+    if holds_raw_pixels:
+        dataset = dataset.map(_preprocess_batch, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _preprocess_batch(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Maps a batch of uint8 pixels to MobileNetV2's [-1, 1]; the labels pass unchanged."""
+    preprocess = keras.applications.mobilenet_v2.preprocess_input
+    return preprocess(tf.cast(images, tf.float32)), labels
 
 
 FLOWERS_URL = (
@@ -96,7 +100,7 @@ FLOWERS_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 OFFLINE_MESSAGE = (
     "Cannot reach {host} within {timeout:g} s, so the flower photos cannot be downloaded. "
     "This machine looks offline: the course's default, the offline shapes task "
-    "(`helpers.shapes_data.make_images`), needs no download."
+    "(`helpers.lessons.shapes_data.make_images`), needs no download."
 )
 
 
@@ -109,23 +113,26 @@ def _find_photos_folder(folder: str | pathlib.Path) -> pathlib.Path | None:
     return None
 
 
-def download_flowers(cache_dir: str | None = None, timeout: float = 3.0) -> pathlib.Path:
+def download_flowers(
+    cache_dir: str | os.PathLike | None = None,
+    timeout: float = network.REACHABILITY_TIMEOUT_SECONDS,
+) -> pathlib.Path:
     """Returns the folder of TF flower photos, downloading the archive once into the Keras cache.
 
     A socket check runs before any download, so an offline machine fails within
     `timeout` seconds instead of hanging. A copy already in the cache needs no network.
 
     Args:
-        cache_dir: str or `None`, the Keras cache folder (`keras.utils.get_file`'s
-            `cache_dir`); `None` means `~/.keras`. Defaults to `None`.
-        timeout: float, seconds the reachability check may take. Defaults to 3.0.
+        cache_dir: str, path or `None`, the Keras cache folder (`keras.utils.get_file`'s
+            `cache_dir`); `None` means `$KERAS_HOME`, else `~/.keras`. Defaults to `None`.
+        timeout: float > 0, seconds the reachability check may take. Defaults to 3.0.
 
     Returns:
         A `pathlib.Path` holding one subfolder of JPEG photos per class.
 
     Raises:
         ConnectionError: if the photos are not cached and the server is unreachable.
-        ValueError: if `timeout` is not positive.
+        ValueError: if `timeout` is not a positive number or `cache_dir` not a path.
 
     Example:
 
@@ -133,20 +140,16 @@ def download_flowers(cache_dir: str | None = None, timeout: float = 3.0) -> path
     >>> sorted(path.name for path in folder.iterdir() if path.is_dir())  # doctest: +SKIP
     ['daisy', 'dandelion', 'roses', 'sunflowers', 'tulips']
     """
-    import urllib.parse
-
-    import keras
-
-    if not timeout > 0:
-        raise ValueError(f"timeout must be positive. Received: timeout={timeout!r}")
-    cache = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else network.keras_home()
+    timeout = validation.check_positive_number("timeout", timeout)
+    path_kinds = (str, os.PathLike, type(None))
+    validation.check_instance("cache_dir", cache_dir, path_kinds, "None, a str or a path")
+    cache = network.keras_home() if cache_dir is None else pathlib.Path(cache_dir).expanduser()
     cached = _find_photos_folder(cache / "datasets" / "flower_photos")
     if cached is not None:
         return cached
     host = urllib.parse.urlsplit(FLOWERS_URL).hostname
-    if not (cache / "datasets" / "flower_photos_archive").exists() and not network.is_reachable(
-        host, timeout=timeout
-    ):
+    archive_is_cached = (cache / "datasets" / "flower_photos_archive").exists()
+    if not archive_is_cached and not network.is_reachable(host, timeout=timeout):
         raise ConnectionError(OFFLINE_MESSAGE.format(host=host, timeout=timeout))
     extracted = keras.utils.get_file(
         "flower_photos", origin=FLOWERS_URL, extract=True, cache_dir=str(cache)
@@ -163,24 +166,26 @@ def load_flowers(
     image_size: int = 96,
     validation_fraction: float = 0.2,
     seed: int = 0,
-    cache_dir: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], tuple[str, ...]]:
     """Loads the TF flower photos (5 classes, 3,670 photos) as resized uint8 arrays.
 
     The online alternative to the shapes target task: real photos for learners with internet.
 
     Args:
-        image_size: int, height and width after resizing, at least 32. Defaults to 96.
+        image_size: int >= 32, height and width after resizing. Defaults to 96.
         validation_fraction: float in (0, 1), the share of photos held out. Defaults to 0.2.
-        seed: int, the seed of the train/validation split. Defaults to 0.
-        cache_dir: str or `None`, the Keras cache folder. Defaults to `None` (`~/.keras`).
+        seed: int >= 0, the seed of the train/validation split. Defaults to 0.
+        cache_dir: str, path or `None`, the Keras cache folder. Defaults to `None`
+            (`$KERAS_HOME`, else `~/.keras`).
 
     Returns:
         `((train_images, train_labels), (validation_images, validation_labels), class_names)`
         with uint8 images `(n, image_size, image_size, 3)` and int32 labels.
 
     Raises:
-        ConnectionError: if the photos are not cached and the machine is offline (within about 3 s).
+        ConnectionError: if the photos are not cached and the machine is offline (within about
+            3 s).
         ValueError: if an argument is out of range.
 
     Example:
@@ -189,13 +194,16 @@ def load_flowers(
     >>> train_images.shape, class_names  # doctest: +SKIP
     ((2936, 96, 96, 3), ('daisy', 'dandelion', 'roses', 'sunflowers', 'tulips'))
     """
-    import keras
-
-    image_size = _check_int("image_size", image_size, 32)
-    if not 0 < validation_fraction < 1:
-        raise ValueError(
-            f"validation_fraction must be between 0 and 1. Received: validation_fraction={validation_fraction!r}"
-        )
+    image_size = validation.check_int("image_size", image_size, minimum=models.MINIMUM_IMAGE_SIZE)
+    validation_fraction = validation.check_number(
+        "validation_fraction",
+        validation_fraction,
+        minimum=0,
+        maximum=1,
+        include_minimum=False,
+        include_maximum=False,
+    )
+    seed = validation.check_int("seed", seed, minimum=0)
     folder = download_flowers(cache_dir=cache_dir)
     splits = keras.utils.image_dataset_from_directory(
         folder,
@@ -217,19 +225,19 @@ def load_flowers(
 def random_images(
     count: int, image_size: int = 96, num_classes: int = 10, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Random pixels and random labels, as in the course's seed example: a smoke test, nothing to learn.
+    """Returns random pixels and labels, as in the course's seed example: a smoke test, no task.
 
     Args:
-        count: int, how many images (positive).
-        image_size: int, height and width (positive). Defaults to 96.
-        num_classes: int, labels are drawn from `range(num_classes)`. Defaults to 10.
-        seed: int, the seed of the random generator. Defaults to 0.
+        count: int >= 1, how many images.
+        image_size: int >= 1, height and width. Defaults to 96.
+        num_classes: int >= 1, labels are drawn from `range(num_classes)`. Defaults to 10.
+        seed: int >= 0, the seed of the random generator. Defaults to 0.
 
     Returns:
         `(images uint8 (count, image_size, image_size, 3), labels int32 (count,))`.
 
     Raises:
-        ValueError: if an argument is not a positive int (a non-negative one for `seed`).
+        ValueError: if an argument is not an int in its range.
 
     Example:
 
@@ -237,9 +245,11 @@ def random_images(
     >>> images.shape, images.dtype.name, bool(labels.max() < 3)
     ((4, 8, 8, 3), 'uint8', True)
     """
-    count = _check_int("count", count, 1)
-    image_size = _check_int("image_size", image_size, 1)
-    num_classes = _check_int("num_classes", num_classes, 1)
-    rng = np.random.default_rng(_check_int("seed", seed, 0))
+    count = validation.check_int("count", count, minimum=1)
+    image_size = validation.check_int("image_size", image_size, minimum=1)
+    num_classes = validation.check_int("num_classes", num_classes, minimum=1)
+    seed = validation.check_int("seed", seed, minimum=0)
+    rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(count, image_size, image_size, 3), dtype=np.uint8)
-    return images, rng.integers(0, num_classes, size=count).astype(np.int32)
+    labels = rng.integers(0, num_classes, size=count).astype(np.int32)
+    return images, labels

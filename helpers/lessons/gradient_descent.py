@@ -1,9 +1,10 @@
-"""Gradient descent in numpy on quadratic bowls: what the learning rate does (used by lesson 01).
+"""Gradient descent in numpy on quadratic bowls, and the verdict on each run (lesson 01).
 
 A quadratic bowl is the simplest loss with a curvature: `loss(w) = 0.5 * sum(curvatures * w**2)`,
 minimum at `w = 0`. Near a minimum a smooth loss looks like such a bowl, so what a learning rate
-does here (crawl, converge, zigzag, blow up) is what it does to a network. The pictures of these
-runs and the interactive explorer live in `lr_explorer`.
+does here (crawl, converge, zigzag, blow up) is what it does to a network. `classify` names what
+a run did with the course's verdicts, the words lesson 05 uses for real loss curves. The pictures
+of these runs and the interactive explorer live in `lr_explorer`.
 """
 
 from __future__ import annotations
@@ -14,52 +15,51 @@ from typing import NamedTuple
 
 import numpy as np
 
+from helpers.finetune import validation
+
 OPTIMIZERS = ("sgd", "momentum", "adam")
-VERDICTS = ("too small", "good", "oscillating", "diverging")
+# The course's verdicts on a learning rate, from crawling to blowing up (lesson 05 uses them too).
+VERDICTS = ("too low", "healthy", "too high", "diverging")
 MOMENTUM = 0.9  # heavy-ball momentum, as in keras.optimizers.SGD(momentum=0.9)
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam defaults
-SLOW_LOSS_RATIO = 1e-2  # "too small": the last loss is still above 1% of the first one
+SLOW_LOSS_RATIO = 1e-2  # "too low": the last loss is still above 1% of the first one
 ILL_CONDITIONED_CURVATURES = (1.0, 10.0)  # shallow along w[0], ten times steeper along w[1]
 ILL_CONDITIONED_START = (-4.0, 1.0)  # far out along the shallow axis, a little up the steep one
 
 
 class Trajectory(NamedTuple):
-    """What `run` returns: `path` of shape `(steps + 1, dims)` and `losses` of shape `(steps + 1,)`."""
+    """What `run` returns: `path` of shape `(steps + 1, dims)`, `losses` of shape `(steps + 1,)`."""
 
     path: np.ndarray
     losses: np.ndarray
 
 
-def _curvatures(curvatures: Sequence[float]) -> np.ndarray:
-    values = np.asarray(curvatures, dtype=float)
-    if (
-        values.ndim != 1
-        or values.size == 0
-        or not np.all(np.isfinite(values))
-        or np.any(values <= 0)
-    ):
-        raise ValueError(
-            f"curvatures must be a 1-D sequence of positive numbers. Received: curvatures={curvatures!r}"
-        )
-    return values
+def _check_curvatures(curvatures: Sequence[float]) -> np.ndarray:
+    """Returns `curvatures` as a float array, or raises unless they are positive, finite numbers.
 
+    Example:
 
-def _points(
-    points: Sequence[float] | np.ndarray, curvatures: np.ndarray, name: str, ndim: int = 0
-) -> np.ndarray:
-    """Checks that `points` has one value per curvature on its last axis (and `ndim` axes, if given)."""
-    values = np.asarray(points, dtype=float)
-    if values.ndim == 0 or values.shape[-1] != curvatures.size or ndim and values.ndim != ndim:
-        dims = f"{curvatures.size} value(s) per point" + (f" and {ndim} axes" if ndim else "")
-        raise ValueError(f"{name} must have {dims}, one per curvature. Received: {name}={points!r}")
-    return values
+    >>> _check_curvatures((1.0, 10.0)).tolist()
+    [1.0, 10.0]
+    >>> _check_curvatures([1.0, 0.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: curvatures[1] must be a positive, finite number. Received: curvatures[1]=0.0
+    """
+    values = validation.check_sequence("curvatures", curvatures)
+    checked = [
+        validation.check_positive_number(f"curvatures[{index}]", value)
+        for index, value in enumerate(values)
+    ]
+    return np.array(checked)
 
 
 def loss(weights: Sequence[float] | np.ndarray, curvatures: Sequence[float]) -> np.ndarray:
     """Returns the bowl's loss `0.5 * sum(curvatures * weights**2)` over the last axis of `weights`.
 
     Args:
-        weights: array-like, one point `(dims,)` or many `(..., dims)`.
+        weights: array-like, one point `(dims,)` or many `(..., dims)`; `inf` and `nan` (a
+            diverging run's points) give an `inf` or `nan` loss.
         curvatures: sequence of float, the positive curvature of each axis.
 
     Returns:
@@ -73,9 +73,10 @@ def loss(weights: Sequence[float] | np.ndarray, curvatures: Sequence[float]) -> 
     >>> float(loss([1.0, 2.0], curvatures=[1.0, 10.0]))
     20.5
     """
-    values = _curvatures(curvatures)
+    values = _check_curvatures(curvatures)
+    points = validation.check_array("weights", weights, (..., len(values)), allow_non_finite=True)
     with np.errstate(over="ignore", invalid="ignore"):
-        return 0.5 * np.sum(values * _points(weights, values, "weights") ** 2, axis=-1)
+        return 0.5 * np.sum(values * points.astype(float) ** 2, axis=-1)
 
 
 def gradient(weights: Sequence[float] | np.ndarray, curvatures: Sequence[float]) -> np.ndarray:
@@ -96,8 +97,9 @@ def gradient(weights: Sequence[float] | np.ndarray, curvatures: Sequence[float])
     >>> gradient([1.0, 2.0], curvatures=[1.0, 10.0]).tolist()
     [1.0, 20.0]
     """
-    values = _curvatures(curvatures)
-    return values * _points(weights, values, "weights")
+    values = _check_curvatures(curvatures)
+    points = validation.check_array("weights", weights, (..., len(values)), allow_non_finite=True)
+    return values * points.astype(float)
 
 
 def divergence_threshold(curvatures: Sequence[float]) -> float:
@@ -124,7 +126,7 @@ def divergence_threshold(curvatures: Sequence[float]) -> float:
     >>> divergence_threshold([1.0, 10.0])
     0.2
     """
-    return float(2.0 / np.max(_curvatures(curvatures)))
+    return float(2.0 / np.max(_check_curvatures(curvatures)))
 
 
 def run(
@@ -137,8 +139,9 @@ def run(
     """Runs `steps` optimizer updates on the bowl and returns the path and the losses.
 
     The updates are Keras's: `"sgd"` is `w -= learning_rate * g`; `"momentum"` is
-    `velocity = 0.9 * velocity - learning_rate * g; w += velocity` (`keras.optimizers.SGD(momentum=0.9)`);
-    `"adam"` is `keras.optimizers.Adam` with `beta_1=0.9, beta_2=0.999, epsilon=1e-7`.
+    `velocity = 0.9 * velocity - learning_rate * g; w += velocity`
+    (`keras.optimizers.SGD(momentum=0.9)`); `"adam"` is `keras.optimizers.Adam` with
+    `beta_1=0.9, beta_2=0.999, epsilon=1e-7`.
 
     Args:
         learning_rate: float, the positive step size.
@@ -152,36 +155,25 @@ def run(
         A diverging run may reach `inf` or `nan`, silently.
 
     Raises:
-        ValueError: if `learning_rate` is not a positive finite number, a curvature is not positive,
-            `optimizer` is unknown, `steps < 1`, or `start` is not one point matching `curvatures`.
+        ValueError: if `learning_rate` is not a positive finite number, a curvature is not
+            positive, `optimizer` is unknown, `steps < 1`, or `start` is not one finite point
+            matching `curvatures`.
 
     Example:
 
     >>> run(learning_rate=1.5, curvatures=[1.0], start=[1.0], steps=3).path[:, 0].tolist()
     [1.0, -0.5, 0.25, -0.125]
     """
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, int | float)
-        or not 0 < learning_rate < math.inf
-    ):
-        raise ValueError(
-            f"learning_rate must be a positive finite number. Received: learning_rate={learning_rate!r}"
-        )
-    values = _curvatures(curvatures)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={optimizer!r}"
-        )
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
-        raise ValueError(f"steps must be an int of at least 1. Received: steps={steps!r}")
-    weights = (
-        np.ones_like(values) if start is None else _points(start, values, "start", ndim=1).copy()
-    )
-    first_moment, second_moment = (
-        np.zeros_like(values),
-        np.zeros_like(values),
-    )  # momentum uses the first
+    learning_rate = validation.check_positive_number("learning_rate", learning_rate)
+    values = _check_curvatures(curvatures)
+    optimizer = validation.check_choice("optimizer", optimizer, OPTIMIZERS)
+    steps = validation.check_int("steps", steps, minimum=1)
+    if start is None:
+        weights = np.ones_like(values)
+    else:
+        weights = validation.check_array("start", start, (len(values),)).astype(float)
+    first_moment = np.zeros_like(values)  # momentum's velocity, or Adam's mean gradient
+    second_moment = np.zeros_like(values)  # Adam's mean squared gradient
     path = [weights]
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(1, steps + 1):
@@ -189,7 +181,7 @@ def run(
             if optimizer == "sgd":
                 weights = weights - learning_rate * slope
             elif optimizer == "momentum":
-                first_moment = MOMENTUM * first_moment - learning_rate * slope  # the velocity
+                first_moment = MOMENTUM * first_moment - learning_rate * slope
                 weights = weights + first_moment
             else:
                 first_moment = first_moment + (slope - first_moment) * (1 - BETA_1)
@@ -201,14 +193,17 @@ def run(
 
 
 def classify(losses: Sequence[float], path: np.ndarray | None = None) -> str:
-    """Reads a run's verdict from its losses and, if given, its path. The first rule that holds wins:
+    """Returns a run's verdict, read from its losses and, if given, its path.
 
-    - `"diverging"`: a loss is `inf`/`nan`, or the last loss is above the first (caught before overflow);
-    - `"oscillating"`: the loss rises on some step, or `path` crosses the minimum (a coordinate changes
-      sign between two steps). Plain gradient descent's loss falls even while `w` zigzags across the
-      bowl, so only the path shows that zigzag;
-    - `"too small"`: the last loss is still above `SLOW_LOSS_RATIO` (1%) of the first;
-    - `"good"` otherwise.
+    The first rule that holds wins:
+
+    - `"diverging"`: a loss is `inf`/`nan`, or the last loss is above the first (caught before
+      overflow);
+    - `"too high"`: the loss rises on some step, or `path` crosses the minimum (a coordinate
+      changes sign between two steps): each step overshoots. Plain gradient descent's loss falls
+      even while `w` zigzags across the bowl, so only the path shows that zigzag;
+    - `"too low"`: the last loss is still above `SLOW_LOSS_RATIO` (1%) of the first;
+    - `"healthy"` otherwise.
 
     Args:
         losses: sequence of float, the loss at each step, at least two values.
@@ -223,22 +218,22 @@ def classify(losses: Sequence[float], path: np.ndarray | None = None) -> str:
 
     Example:
 
-    >>> classify([1.0, 0.9, 0.8]), classify([1.0, 0.01, 1e-4]), classify([1.0, 0.5, 0.6, 1e-3]), classify([1, 2])
-    ('too small', 'good', 'oscillating', 'diverging')
+    >>> classify([1.0, 0.9, 0.8]), classify([1.0, 0.01, 1e-4])
+    ('too low', 'healthy')
+    >>> classify([1.0, 0.5, 0.6, 1e-3]), classify([1, 2])
+    ('too high', 'diverging')
     """
-    values = np.asarray(losses, dtype=float)
-    if values.ndim != 1 or values.size < 2:
-        raise ValueError(
-            f"losses must be a 1-D sequence of at least 2 values. Received: losses={losses!r}"
-        )
-    points = None if path is None else np.asarray(path, dtype=float)
-    if points is not None and (points.ndim != 2 or len(points) != values.size):
-        raise ValueError(
-            f"path must have shape ({values.size}, dims). Received: path with shape {points.shape}"
-        )
+    loss_values = validation.check_sequence("losses", losses, minimum_length=2)
+    curve = validation.check_array("losses", loss_values, ("steps",), allow_non_finite=True)
+    values = curve.astype(float)
+    if path is not None:
+        points_shape = (len(values), "dims")
+        path = validation.check_array("path", path, points_shape, allow_non_finite=True)
     if not np.all(np.isfinite(values)) or values[-1] > values[0]:
         return "diverging"
-    crosses = points is not None and bool(np.any(points[1:] * points[:-1] < 0))
-    if crosses or np.any(np.diff(values) > 0):
-        return "oscillating"
-    return "too small" if values[-1] > SLOW_LOSS_RATIO * values[0] else "good"
+    crosses_the_minimum = path is not None and bool(np.any(path[1:] * path[:-1] < 0))
+    if crosses_the_minimum or np.any(np.diff(values) > 0):
+        return "too high"
+    if values[-1] > SLOW_LOSS_RATIO * values[0]:
+        return "too low"
+    return "healthy"

@@ -1,16 +1,18 @@
 """A sweep of learning rates for a new head on cached features, and its plot (lesson 03).
 
-Each rate trains a fresh head (`head_training.train_head`) on one set of features with the same seed, so
-the curves differ only by the learning rate.
+Each rate trains a fresh head (`head_training.train_head`) on one set of features with the same
+seed, so the curves differ only by the learning rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.axes
 import numpy as np
 
-from helpers.finetune import head_training, optimizers
+from helpers.finetune import head_training
+from helpers.finetune import validation as checks
 
 METRICS = head_training.HISTORY_KEYS  # what `plot_sweep` can draw
 
@@ -19,20 +21,31 @@ def sweep_learning_rates(
     train: tuple[np.ndarray, np.ndarray],
     validation: tuple[np.ndarray, np.ndarray],
     learning_rates: Sequence[float] = (1e-1, 1e-2, 1e-3, 1e-4),
+    stop_on_divergence: bool = False,
     **options,
 ) -> dict[float, dict[str, list[float]]]:
-    """Trains one fresh head per learning rate on the same features (same seed) and returns every history.
+    """Trains one fresh head per learning rate on the same features and returns every history.
+
+    Every head starts from the same seed, so the histories differ only by the rate. The rates are
+    checked before the first head trains, so a bad one fails at once rather than after the others.
+    A sweep is there to compare curves, so by default every rate trains to the end, even one whose
+    loss explodes: its curve then shows the explosion beside the others, where `train_head`'s
+    divergence guard would stop the sweep with an error.
 
     Args:
         train, validation: tuples `(features, labels)`, as for `train_head`.
-        learning_rates: sequence of floats > 0, all different. Defaults to `(1e-1, 1e-2, 1e-3, 1e-4)`.
-        **options: passed to `train_head` (`epochs`, `batch_size`, `dropout`, `seed`, `num_classes`).
+        learning_rates: sequence of distinct floats > 0. Defaults to `(1e-1, 1e-2, 1e-3, 1e-4)`.
+        stop_on_divergence: bool, passed to `train_head`: `True` stops a diverging rate and
+            raises. Defaults to `False`.
+        **options: passed to `train_head` (`epochs`, `batch_size`, `dropout`, `seed`,
+            `num_classes`).
 
     Returns:
         A dict from each learning rate (as a float, in the given order) to its `train_head` history.
 
     Raises:
-        ValueError: if `learning_rates` is empty, repeats a rate, or holds a bad rate.
+        ValueError: if `learning_rates` is not a non-empty sequence of distinct positive numbers, or
+            `train_head` rejects an argument.
 
     Example:
 
@@ -40,28 +53,25 @@ def sweep_learning_rates(
     >>> list(sweep_learning_rates((features, labels), (features, labels), [0.1, 0.01], epochs=1))
     [0.1, 0.01]
     """
-    if (
-        isinstance(learning_rates, str)
-        or not isinstance(learning_rates, Sequence)
-        or not learning_rates
-    ):
-        raise ValueError(
-            f"learning_rates must be a non-empty sequence. Received: learning_rates={learning_rates!r}"
-        )
-    for rate in learning_rates:
-        optimizers.check_learning_rate(rate)
-    rates = [float(rate) for rate in learning_rates]
-    if len(set(rates)) != len(rates):
-        raise ValueError(
-            f"learning_rates must all differ. Received: learning_rates={list(learning_rates)!r}"
-        )
+    rates = checks.check_learning_rates("learning_rates", learning_rates)
+    stop_on_divergence = checks.check_bool("stop_on_divergence", stop_on_divergence)
     return {
-        rate: head_training.train_head(train, validation, learning_rate=rate, **options)
+        rate: head_training.train_head(
+            train,
+            validation,
+            learning_rate=rate,
+            stop_on_divergence=stop_on_divergence,
+            **options,
+        )
         for rate in rates
     }
 
 
-def plot_sweep(results: dict[float, dict[str, list[float]]], metric: str = "val_accuracy", ax=None):
+def plot_sweep(
+    results: dict[float, dict[str, list[float]]],
+    metric: str = "val_accuracy",
+    ax: matplotlib.axes.Axes | None = None,
+) -> matplotlib.axes.Axes:
     """Plots one metric per epoch for every learning rate of `sweep_learning_rates`.
 
     Args:
@@ -73,7 +83,8 @@ def plot_sweep(results: dict[float, dict[str, list[float]]], metric: str = "val_
         The matplotlib Axes, with one line per learning rate.
 
     Raises:
-        ValueError: if `metric` is not one of `METRICS`.
+        ValueError: if `results` is not a dict, `metric` is not one of `METRICS` or `ax` is not an
+            Axes.
 
     Example:
 
@@ -84,17 +95,16 @@ def plot_sweep(results: dict[float, dict[str, list[float]]], metric: str = "val_
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}. Received: metric={metric!r}")
-    ax = plt.gca() if ax is None else ax
+    checks.check_instance("results", results, dict, "a dict (what sweep_learning_rates returns)")
+    metric = checks.check_choice("metric", metric, METRICS)
+    if ax is None:
+        ax = plt.gca()
+    checks.check_instance("ax", ax, matplotlib.axes.Axes, "None or a matplotlib Axes")
     for learning_rate, history in results.items():
         values = history[metric]
         ax.plot(range(1, len(values) + 1), values, marker="o", label=f"{learning_rate:g}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    ax.set(
-        xlabel="epoch",
-        ylabel=metric.replace("_", " "),
-        title=f"Head only: {metric.replace('_', ' ')}",
-    )
+    words = metric.replace("_", " ")
+    ax.set(xlabel="epoch", ylabel=words, title=f"Head only: {words}")
     ax.legend(title="learning rate")
     return ax

@@ -1,4 +1,4 @@
-"""The loss for a logits head: why a `Dense(10)` head needs `from_logits=True` (used by lesson 02).
+"""Why a logits head needs `from_logits=True`: the wrong loss and the right one (lesson 02).
 
 A `Dense(num_classes)` layer without softmax emits logits. Compiled with the string
 `"sparse_categorical_crossentropy"` (`from_logits=False`), Keras treats those logits as
@@ -14,6 +14,8 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from helpers.finetune import validation
+
 
 class LossComparison(NamedTuple):
     """What `compare` returns: three mean losses for the same logits and labels."""
@@ -24,7 +26,7 @@ class LossComparison(NamedTuple):
 
 
 class TrainingOutcome(NamedTuple):
-    """What `train_with_each_loss` returns for each loss: the true cross-entropy and accuracy after training."""
+    """What `train_with_each_loss` gives for each loss: true cross-entropy and accuracy after it."""
 
     cross_entropy: float
     accuracy: float
@@ -33,50 +35,38 @@ class TrainingOutcome(NamedTuple):
 def check_logits_and_labels(
     logits: np.ndarray, labels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Returns `logits` as float32 `(samples, num_classes)` and `labels` as int64 `(samples,)`, checked.
+    """Returns `logits` as float32 `(samples, num_classes)` and `labels` as int32, or raises.
 
-    On a CPU, TensorFlow rejects a label outside `[0, num_classes)` with a long `InvalidArgumentError`
-    raised deep in its kernel; this check names the labels and `num_classes` first.
+    On a CPU, TensorFlow rejects a label outside `[0, num_classes)` with a long
+    `InvalidArgumentError` raised deep in its kernel; this check names the labels and
+    `num_classes` first.
 
     Args:
         logits: array-like of shape `(samples, num_classes)`, finite.
-        labels: array-like of ints of shape `(samples,)`, each in `[0, num_classes)`.
+        labels: array-like of class indices of shape `(samples,)`, each in `[0, num_classes)`;
+            whole floats such as `2.0` count as indices.
 
     Returns:
         A tuple `(logits, labels)` of numpy arrays.
 
     Raises:
-        ValueError: for mismatched shapes, non-finite logits, non-integer or out-of-range labels.
+        ValueError: for mismatched shapes, non-finite logits, non-integral or out-of-range labels.
 
     Example:
 
     >>> check_logits_and_labels([[0.0, 1.0]], [2])
     Traceback (most recent call last):
     ...
-    ValueError: labels must be ints in [0, num_classes) with num_classes=2. Received: labels=[2]
+    ValueError: labels must be in [0, 2). Received: labels with values [2]
     """
-    logits_array = np.asarray(logits, dtype="float32")
-    if logits_array.ndim != 2 or logits_array.shape[1] < 2 or not np.all(np.isfinite(logits_array)):
-        raise ValueError(
-            f"logits must be finite with shape (samples, num_classes >= 2). Received: logits={logits!r}"
-        )
-    labels_array = np.asarray(labels)
-    num_classes = logits_array.shape[1]
-    if labels_array.shape != logits_array.shape[:1]:
-        raise ValueError(
-            f"labels must hold one label per row of logits ({logits_array.shape[0]}). Received: labels={labels!r}"
-        )
-    if not np.issubdtype(labels_array.dtype, np.integer) or np.any(
-        (labels_array < 0) | (labels_array >= num_classes)
-    ):
-        raise ValueError(
-            f"labels must be ints in [0, num_classes) with num_classes={num_classes}. Received: labels={labels!r}"
-        )
-    return logits_array, labels_array.astype("int64")
+    logits_array = validation.check_array("logits", logits, ("samples", "num_classes"))
+    samples, num_classes = logits_array.shape
+    labels_array = validation.check_labels("labels", labels, num_classes, count=samples)
+    return logits_array.astype("float32"), labels_array
 
 
 def reference_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Returns the mean cross-entropy of `softmax(logits)` computed in numpy with a stable log-softmax.
+    """Returns the mean cross-entropy of `softmax(logits)`, in numpy with a stable log-softmax.
 
     Args:
         logits: array-like of shape `(samples, num_classes)`.
@@ -100,7 +90,7 @@ def reference_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def compare(logits: np.ndarray, labels: np.ndarray) -> LossComparison:
-    """Returns the loss Keras reports for logits without and with `from_logits=True`, and the reference.
+    """Returns Keras's loss for logits without and with `from_logits=True`, and the reference.
 
     Args:
         logits: array-like of shape `(samples, num_classes)`, the raw outputs of a `Dense` head.
@@ -148,10 +138,8 @@ def train_with_each_loss(seed: int = 0, steps: int = 40) -> dict[str, TrainingOu
     >>> sorted(outcomes)
     ['from_logits=False', 'from_logits=True']
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int. Received: seed={seed!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int. Received: steps={steps!r}")
+    seed = validation.check_int("seed", seed, minimum=0)
+    steps = validation.check_int("steps", steps, minimum=1)
     generator = np.random.default_rng(seed)
     centers = generator.normal(0.0, 3.0, size=(3, 4))  # three classes, well apart
     labels = generator.integers(0, 3, size=48)
@@ -162,11 +150,17 @@ def train_with_each_loss(seed: int = 0, steps: int = 40) -> dict[str, TrainingOu
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.05), loss=loss)
-        repeated = (
-            np.tile(features, (steps, 1)),
-            np.tile(labels, steps),
-        )  # one epoch of `steps` full batches
-        model.fit(*repeated, batch_size=len(labels), epochs=1, shuffle=False, verbose=0)
+        # One epoch of `steps` full batches.
+        repeated_features = np.tile(features, (steps, 1))
+        repeated_labels = np.tile(labels, steps)
+        model.fit(
+            repeated_features,
+            repeated_labels,
+            batch_size=len(labels),
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+        )
         logits = keras.ops.convert_to_numpy(model(features))
         accuracy = float(np.mean(logits.argmax(axis=1) == labels))
         outcomes[f"from_logits={from_logits}"] = TrainingOutcome(

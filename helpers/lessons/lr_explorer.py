@@ -1,22 +1,24 @@
-"""Seeing what a learning rate does (used by lesson 01): plots of bowl runs and an interactive explorer.
+"""Plots of gradient-descent runs on a bowl and the interactive learning-rate explorer (lesson 01).
 
-`plot_path` and `plot_losses` draw runs of `gradient_descent.run`. `build_explorer()` wires a
-log-scale learning-rate slider and an optimizer menu to them; the logic behind the widgets is the
-pure function `explore()`, so it is tested without a browser; the plots reach the page as a PNG `Image` widget, which
-JupyterLab and Colab both show.
+`plot_path` draws where a run of `gradient_descent.run` went; its loss curves are drawn by
+`curve_diagnosis.plot_curves`, the function lesson 05 uses for real training runs.
+`build_explorer()` wires a log-scale learning-rate slider and an optimizer menu to them. The logic
+behind the widgets is the pure function `explore()`, so it is tested without a browser; the plots
+reach the page as a PNG `Image` widget, which JupyterLab and Colab both show.
 """
 
 from __future__ import annotations
 
 import html
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.finetune import curve_diagnosis, validation
 from helpers.lessons import gradient_descent
 
 SLIDER_EXPONENTS = (-3, 1)  # the slider spans learning rates 1e-3 .. 1e1
@@ -32,7 +34,8 @@ def plot_path(
     The window reaches 20% beyond the start (circled), so a diverging run leaves it.
 
     Args:
-        path: array of shape `(steps + 1, dims)` with `dims` 1 or 2, e.g. `gradient_descent.run(...).path`.
+        path: array of shape `(steps + 1, dims)` with `dims` 1 or 2, e.g.
+            `gradient_descent.run(...).path`.
         curvatures: sequence of float, the bowl's positive curvatures, one per dimension.
         ax: matplotlib Axes to draw on. Defaults to `None`: the current Axes.
 
@@ -40,7 +43,8 @@ def plot_path(
         The Axes.
 
     Raises:
-        ValueError: if `path` is not 1-D or 2-D points matching `curvatures`, or a curvature is not positive.
+        ValueError: if a curvature is not positive, there are more than two, or `path` is not a
+            sequence of points with one value per curvature.
 
     Example:
 
@@ -50,29 +54,27 @@ def plot_path(
     'w[0]'
     >>> plt.close(figure)
     """
-    points = np.asarray(path, dtype=float)
-    if points.ndim != 2 or points.shape[1] not in (1, 2) or points.shape[1] != np.size(curvatures):
-        raise ValueError(
-            "path must have shape (steps + 1, dims) with dims 1 or 2, one per curvature. "
-            f"Received: path with shape {points.shape} and curvatures={curvatures!r}"
-        )
+    curvature_values = validation.check_sequence("curvatures", curvatures)
+    dims = validation.check_int("len(curvatures)", len(curvature_values), minimum=1, maximum=2)
+    points_shape = ("steps + 1", dims)
+    checked_path = validation.check_array("path", path, points_shape, allow_non_finite=True)
+    points = checked_path.astype(float)
     ax = ax if ax is not None else plt.gca()
     reach = 1.2 * max(float(np.max(np.abs(points[0]))), 1e-3)
     grid = np.linspace(-reach, reach, 201)
-    heights = gradient_descent.loss(points, curvatures)
+    heights = gradient_descent.loss(points, curvature_values)
     with np.errstate(over="ignore", invalid="ignore"):
-        if points.shape[1] == 1:
-            ax.plot(grid, gradient_descent.loss(grid[:, None], curvatures), color="lightgray")
+        if dims == 1:
+            parabola = gradient_descent.loss(grid[:, None], curvature_values)
+            ax.plot(grid, parabola, color="lightgray")
             ax.plot(points[:, 0], heights, "o-", color="tab:blue", markersize=4)
             start = (points[0, 0], heights[0])
-            ax.set(
-                ylim=(0, 1.1 * float(gradient_descent.loss([reach], curvatures))),
-                xlabel="w",
-                ylabel="loss",
-            )
+            top = 1.1 * float(gradient_descent.loss([reach], curvature_values))
+            ax.set(ylim=(0, top), xlabel="w", ylabel="loss")
         else:
             first, second = np.meshgrid(grid, grid)
-            contours = gradient_descent.loss(np.stack([first, second], axis=-1), curvatures)
+            grid_points = np.stack([first, second], axis=-1)
+            contours = gradient_descent.loss(grid_points, curvature_values)
             ax.contour(first, second, contours, levels=12, colors="lightgray")
             ax.plot(points[:, 0], points[:, 1], "o-", color="tab:blue", markersize=3)
             start = tuple(points[0])
@@ -80,48 +82,6 @@ def plot_path(
     ax.plot(*start, "o", color="black", fillstyle="none", markersize=10)
     ax.plot(0, 0, "*", color="tab:red", markersize=12)
     ax.set_xlim(-reach, reach)
-    return ax
-
-
-def plot_losses(
-    losses_by_label: Mapping[str, Sequence[float]], ax: plt.Axes | None = None
-) -> plt.Axes:
-    """Draws one loss curve per label on a log-scale y axis; zeros and infinities are left out.
-
-    On a log scale steady convergence is a straight falling line and divergence a rising one.
-
-    Args:
-        losses_by_label: dict mapping a label (str) to the losses of one run.
-        ax: matplotlib Axes to draw on. Defaults to `None`: the current Axes.
-
-    Returns:
-        The Axes.
-
-    Raises:
-        ValueError: if `losses_by_label` is not a non-empty dict.
-
-    Example:
-
-    >>> figure, axes = plt.subplots()
-    >>> losses = gradient_descent.run(0.5, curvatures=[1.0], steps=5).losses
-    >>> plot_losses({"learning_rate=0.5": losses}, ax=axes).get_yscale()
-    'log'
-    >>> plt.close(figure)
-    """
-    if not isinstance(losses_by_label, Mapping) or not losses_by_label:
-        raise ValueError(
-            f"losses_by_label must be a non-empty dict. Received: losses_by_label={losses_by_label!r}"
-        )
-    ax = ax if ax is not None else plt.gca()
-    for label, losses in losses_by_label.items():
-        values = np.asarray(losses, dtype=float)
-        ax.plot(
-            np.arange(values.size),
-            np.where(np.isfinite(values) & (values > 0), values, np.nan),
-            label=label,
-        )
-    ax.set(yscale="log", xlabel="step", ylabel="loss (log scale)")
-    ax.legend()
     return ax
 
 
@@ -140,7 +100,8 @@ class Exploration:
         """Returns one line for the learner: the verdict, the final loss and the threshold."""
         return (
             f"{self.optimizer}, learning_rate={self.learning_rate:.3g}: {self.verdict} "
-            f"(final loss {self.losses[-1]:.3g}; plain gradient descent diverges above {self.threshold:.3g})"
+            f"(final loss {self.losses[-1]:.3g}; "
+            f"plain gradient descent diverges above {self.threshold:.3g})"
         )
 
 
@@ -156,13 +117,14 @@ def explore(
     Args:
         learning_rate: float, the positive step size.
         optimizer: str, one of `gradient_descent.OPTIMIZERS`. Defaults to `"sgd"`.
-        curvatures: sequence of float, the bowl. Defaults to the ill-conditioned bowl `(1.0, 10.0)`.
+        curvatures: sequence of float, the bowl. Defaults to the ill-conditioned bowl
+            `(1.0, 10.0)`.
         start: sequence of float, the starting point. Defaults to `(-4.0, 1.0)`.
         steps: int, the number of updates. Defaults to 50.
 
     Returns:
-        An `Exploration` with the path, the losses, the verdict of `gradient_descent.classify` and the
-        divergence threshold.
+        An `Exploration` with the path, the losses, the verdict of `gradient_descent.classify`
+        and the divergence threshold.
 
     Raises:
         ValueError: for the inputs `gradient_descent.run` rejects.
@@ -171,7 +133,7 @@ def explore(
 
     >>> result = explore(learning_rate=0.15)
     >>> result.verdict, result.threshold
-    ('oscillating', 0.2)
+    ('too high', 0.2)
     """
     trajectory = gradient_descent.run(
         learning_rate, curvatures, start=start, steps=steps, optimizer=optimizer
@@ -192,20 +154,23 @@ def build_explorer(
     steps: int = 50,
     learning_rate: float = DEFAULT_LEARNING_RATE,
 ) -> widgets.VBox:
-    """Builds the explorer: a log-scale learning-rate slider and an optimizer menu redraw the path,
+    """Builds the explorer: a learning-rate slider and an optimizer menu that redraw a run.
+
+    The slider has a log scale from 1e-3 to 10; each move reruns `explore` and redraws the path,
     the loss curve and the verdict.
 
     Args:
         curvatures: sequence of float, the bowl (1-D or 2-D). Defaults to `(1.0, 10.0)`.
         start: sequence of float, the starting point. Defaults to `(-4.0, 1.0)`.
         steps: int, the number of updates per run. Defaults to 50.
-        learning_rate: float, the slider's first value. Defaults to 0.05.
+        learning_rate: float, the slider's first value, from 1e-3 to 10. Defaults to 0.05.
 
     Returns:
         A `VBox`: a row with the slider and the menu, the verdict (`HTML`), the plots (`Image`).
 
     Raises:
-        ValueError: for the inputs `explore` rejects (checked once, before any widget exists).
+        ValueError: for the inputs `explore` rejects, or a `learning_rate` outside the slider
+            (checked once, before any widget exists).
 
     Example:
 
@@ -215,6 +180,8 @@ def build_explorer(
     >>> "diverging" in explorer.children[1].value
     True
     """
+    lowest, highest = (10.0**exponent for exponent in SLIDER_EXPONENTS)
+    validation.check_number("learning_rate", learning_rate, lowest, highest)
     explore(learning_rate, "sgd", curvatures, start, steps)
     slider = widgets.FloatLogSlider(
         value=learning_rate,
@@ -238,10 +205,8 @@ def build_explorer(
         verdict.value = f"<b>{html.escape(result.summary())}</b>"
         figure, (path_axes, loss_axes) = plt.subplots(1, 2, figsize=(10, 4))
         plot_path(result.path, curvatures, ax=path_axes)
-        plot_losses(
-            {f"{result.optimizer}, learning_rate={result.learning_rate:.3g}": result.losses},
-            ax=loss_axes,
-        )
+        label = f"{result.optimizer}, learning_rate={result.learning_rate:.3g}"
+        curve_diagnosis.plot_curves({label: result.losses}, ax=loss_axes, show_verdicts=False)
         image = io.BytesIO()
         figure.savefig(image, format="png", dpi=80, bbox_inches="tight")
         plt.close(figure)  # drawn into the Image widget, so Jupyter does not show it a second time

@@ -1,7 +1,8 @@
-"""Network checks that fail fast: the course never lets a cell hang on a download.
+"""Network checks that fail within seconds, so no cell hangs on a download (lesson 03).
 
-Lessons 03 and 04 use these before asking Keras for ImageNet weights or the flower photos: offline
-(CI, these machines) the check answers within seconds, and the caller falls back with a clear message.
+`pretrained` and `datasets` call them before asking Keras for ImageNet weights or the flower
+photos (lesson 03 offers both): offline (CI, these machines) the check answers within seconds,
+and the caller falls back with a clear message.
 """
 
 from __future__ import annotations
@@ -11,47 +12,54 @@ import pathlib
 import socket
 import threading
 
-REACHABILITY_TIMEOUT_SECONDS = 3.0  # how long an offline machine waits before the course falls back
+from helpers.finetune import validation
+
+# How long an offline machine waits before the course falls back.
+REACHABILITY_TIMEOUT_SECONDS = 3.0
+HIGHEST_PORT = 65535
 
 
 def keras_home() -> pathlib.Path:
     """Returns Keras's cache folder: `$KERAS_HOME`, or `~/.keras` when it is unset.
 
-    Keras keeps downloaded weights in `keras_home() / "models"` and datasets in `keras_home() / "datasets"`.
+    Keras keeps downloaded weights in `keras_home() / "models"` and datasets in
+    `keras_home() / "datasets"`.
 
     Example:
 
     >>> keras_home().name in (".keras", pathlib.Path(os.environ.get("KERAS_HOME", ".keras")).name)
     True
     """
-    return pathlib.Path(os.environ.get("KERAS_HOME") or pathlib.Path.home() / ".keras").expanduser()
+    home = os.environ.get("KERAS_HOME") or pathlib.Path.home() / ".keras"
+    return pathlib.Path(home).expanduser()
 
 
 def is_reachable(host: str, port: int = 443, timeout: float = REACHABILITY_TIMEOUT_SECONDS) -> bool:
-    """Returns whether a TCP connection to `host:port` opens within `timeout` seconds, name lookup included.
+    """Returns whether a TCP connection to `host:port` opens within `timeout` seconds.
 
-    The connection runs in a daemon thread, so a slow DNS lookup cannot hold the caller past `timeout`.
+    The name lookup counts towards `timeout`: the connection runs in a daemon thread, so a slow
+    DNS lookup cannot hold the caller longer.
 
     Args:
         host: str, the server's name or address.
-        port: int, the TCP port. Defaults to 443.
-        timeout: float, seconds to wait in all. Defaults to 3.0.
+        port: int from 1 to 65535, the TCP port. Defaults to 443.
+        timeout: float > 0, seconds to wait in all. Defaults to 3.0.
 
     Returns:
         `True` if the connection opened in time.
 
     Raises:
-        ValueError: if `timeout` is not a positive number.
+        ValueError: if `host` is not a non-blank str, `port` not a port number or `timeout` not a
+            positive number.
 
     Example:
 
     >>> is_reachable("localhost", port=9, timeout=1.0)
     False
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise ValueError(
-            f"timeout must be a positive number of seconds. Received: timeout={timeout!r}"
-        )
+    host = validation.check_text("host", host)
+    port = validation.check_int("port", port, minimum=1, maximum=HIGHEST_PORT)
+    timeout = validation.check_positive_number("timeout", timeout)
     outcome = []
 
     def connect() -> None:

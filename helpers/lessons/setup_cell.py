@@ -1,4 +1,4 @@
-"""The setup cell that opens every lesson, generated from one template.
+"""The setup cell that opens every lesson (01-05), generated from one template.
 
 The cell silences TensorFlow's C++ logging before TensorFlow loads, finds the course's
 `helpers` package (JupyterLab from the repository, nbval, or a fresh Colab runtime, where it
@@ -14,7 +14,7 @@ from __future__ import annotations
 from helpers.lessons import course
 
 _SETUP_CELL_TEMPLATE = """\
-# Course setup: the same cell opens every lesson (written by scripts/notebook_tool.py; edit it there).
+# Course setup: the same cell opens every lesson (its source: helpers/lessons/setup_cell.py).
 import os
 import pathlib
 import subprocess

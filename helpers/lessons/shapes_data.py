@@ -1,17 +1,16 @@
-"""Offline shape images: the course's default image task, drawn with numpy.
+"""Offline shape images drawn with numpy: the course's default image task (lessons 03-05).
 
-Machines without internet cannot download ImageNet weights or photo datasets, so the
-course draws its own images. Each image holds one filled shape, placed, scaled,
-stretched, rotated and coloured at random on a textured background (colour gradient,
-soft waves, pixel noise), sometimes crossed by a thin distractor line. The *source* task (6
-classes) pretrains the bundled MobileNetV2 base (`scripts/pretrain_base.py`); the
-*target* task (4 other classes) is what lessons fine-tune on. Both tasks share edges,
-corners and curves, so features learnt on one transfer to the other.
+Machines without internet cannot download ImageNet weights or photo datasets, so the course
+draws its own images. Each image holds one filled shape, placed, scaled, stretched, rotated and
+coloured at random on a textured background (colour gradient, soft waves, pixel noise),
+sometimes crossed by a thin distractor line. The *source* task (6 classes) pretrains the bundled
+MobileNetV2 base (`scripts/pretrain_base.py`); the *target* task (4 other classes) is what
+lessons fine-tune on (`target_task`). Both tasks share edges, corners and curves, so features
+learnt on one transfer to the other.
 
-Shapes are signed-distance functions evaluated on a coordinate grid, which gives
-anti-aliased edges and keeps drawing vectorised: 6,000 images of 96x96 take about 10 s on 2 cores.
-Every `(task, split, seed)` triple has its own random stream, so splits never share
-an image. Used by lessons 3 onwards and by `scripts/pretrain_base.py`.
+Shapes are signed-distance functions evaluated on a coordinate grid, which gives anti-aliased
+edges and keeps drawing vectorised: 6,000 images of 96x96 take about 10 s on 2 cores. Every
+`(task, split, seed)` triple has its own random stream, so splits never share an image.
 """
 
 from __future__ import annotations
@@ -20,10 +19,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from helpers.finetune import validation
+
 if TYPE_CHECKING:
     import matplotlib.axes
 
 SOURCE_CLASSES = ("circle", "square", "triangle", "cross", "star", "ring")
+# The source task's class count: the units of the bundled base's source head. The target task's
+# count is `target_task.NUM_CLASSES`.
+NUM_SOURCE_CLASSES = len(SOURCE_CLASSES)
 TARGET_CLASSES = ("hexagon", "heart", "crescent", "arrow")
 TASKS = {"source": SOURCE_CLASSES, "target": TARGET_CLASSES}
 SPLITS = ("train", "validation", "test")
@@ -58,18 +62,20 @@ _POLYGONS = {
 
 def _polygon_distance(x: np.ndarray, y: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     """Signed distance to a closed polygon (negative inside), after Inigo Quilez's `sdPolygon`."""
-    points = vertices.tolist()  # Python floats keep the arithmetic in the grid's float32
+    # Python floats keep the arithmetic in the grid's float32.
+    points = vertices.tolist()
     distance = (x - points[0][0]) ** 2 + (y - points[0][1]) ** 2
     sign = np.ones_like(x)
     for index in range(len(points)):
         (start_x, start_y), (end_x, end_y) = points[index], points[index - 1]
         edge_x, edge_y = end_x - start_x, end_y - start_y
         offset_x, offset_y = x - start_x, y - start_y
-        along = np.clip((offset_x * edge_x + offset_y * edge_y) / (edge_x**2 + edge_y**2), 0.0, 1.0)
-        distance = np.minimum(
-            distance, (offset_x - edge_x * along) ** 2 + (offset_y - edge_y * along) ** 2
-        )
-        above, below = y >= start_y, y < end_y
+        projection = (offset_x * edge_x + offset_y * edge_y) / (edge_x**2 + edge_y**2)
+        along = np.clip(projection, 0.0, 1.0)
+        edge_distance = (offset_x - edge_x * along) ** 2 + (offset_y - edge_y * along) ** 2
+        distance = np.minimum(distance, edge_distance)
+        above = y >= start_y
+        below = y < end_y
         left = edge_x * offset_y > edge_y * offset_x
         crossing = (above & below & left) | (~above & ~below & ~left)
         sign = np.where(crossing, -sign, sign)
@@ -94,10 +100,8 @@ def _shape_distance(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.maximum(_circle(x, y, 0.9), -_circle(x, y, 0.75, center_x=0.45))
     if name == "heart":
         lobes = np.minimum(_circle(x, y, 0.48, -0.42, 0.35), _circle(x, y, 0.48, 0.42, 0.35))
-        point = _polygon_distance(
-            x, y, np.array([[-0.86, 0.22], [0.0, -0.95], [0.86, 0.22], [0.0, 0.5]])
-        )
-        return np.minimum(lobes, point)
+        tip = np.array([[-0.86, 0.22], [0.0, -0.95], [0.86, 0.22], [0.0, 0.5]])
+        return np.minimum(lobes, _polygon_distance(x, y, tip))
     raise ValueError(f"Unknown shape. Received: name={name!r}")
 
 
@@ -109,21 +113,21 @@ def _uniform(
 
 
 def _backgrounds(rng: np.random.Generator, count: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Colour gradients with soft waves and pixel noise, values in [0, 1], shape (count, size, size, 3)."""
+    """Colour gradients with soft waves and pixel noise: (count, size, size, 3) values in [0, 1]."""
     size = x.shape[-1]
-    start, end = _uniform(rng, 0, 1, (count, 1, 1, 3)), _uniform(rng, 0, 1, (count, 1, 1, 3))
+    start = _uniform(rng, 0, 1, (count, 1, 1, 3))
+    end = _uniform(rng, 0, 1, (count, 1, 1, 3))
     angle = _uniform(rng, 0, 2 * np.pi, (count, 1, 1))
     ramp = ((np.cos(angle) * x + np.sin(angle) * y) * 0.5 + 0.5)[..., None]
     image = start + (end - start) * ramp
     frequency = _uniform(rng, 2, 9, (count, 1, 1, 2))
     phase = _uniform(rng, 0, 2 * np.pi, (count, 1, 1, 2))
-    waves = np.sin(frequency[..., 0] * x + phase[..., 0]) * np.sin(
-        frequency[..., 1] * y + phase[..., 1]
-    )
+    horizontal_wave = np.sin(frequency[..., 0] * x + phase[..., 0])
+    vertical_wave = np.sin(frequency[..., 1] * y + phase[..., 1])
+    waves = horizontal_wave * vertical_wave
     image = image + _uniform(rng, 0, 0.06, (count, 1, 1, 3)) * waves[..., None]
-    return image + rng.standard_normal((count, size, size, 1), dtype=np.float32) * _uniform(
-        rng, 0, 0.04, (count, 1, 1, 1)
-    )
+    noise = rng.standard_normal((count, size, size, 1), dtype=np.float32)
+    return image + noise * _uniform(rng, 0, 0.04, (count, 1, 1, 1))
 
 
 def _draw_chunk(
@@ -131,26 +135,28 @@ def _draw_chunk(
 ) -> np.ndarray:
     """Draws one image per label; returns floats in [0, 1] of shape (len(labels), size, size, 3)."""
     count = len(labels)
-    axis = ((np.arange(size) + 0.5) / size * 2 - 1).astype(np.float32)  # pixel centres in [-1, 1]
+    # Pixel centres in [-1, 1].
+    axis = ((np.arange(size) + 0.5) / size * 2 - 1).astype(np.float32)
     grid_y, grid_x = np.meshgrid(-axis, axis, indexing="ij")
     image = _backgrounds(rng, count, grid_x, grid_y)
     pixel = 2.0 / size  # one pixel in grid units: the width of the anti-aliased edge
-    # A distractor line in 30% of the images: a thin stroke through a random point, drawn before the shape.
-    point, angle = _uniform(rng, -1, 1, (count, 2, 1, 1)), _uniform(rng, 0, np.pi, (count, 1, 1))
-    across = np.abs(
-        -np.sin(angle) * (grid_x - point[:, 0]) + np.cos(angle) * (grid_y - point[:, 1])
-    )
-    along = np.abs(np.cos(angle) * (grid_x - point[:, 0]) + np.sin(angle) * (grid_y - point[:, 1]))
-    distance = np.maximum(
-        across - _uniform(rng, 0.005, 0.02, (count, 1, 1)),
-        along - _uniform(rng, 0.1, 0.5, (count, 1, 1)),
-    )
-    alpha = np.clip(0.5 - distance / pixel, 0, 1) * (_uniform(rng, 0, 1, (count, 1, 1)) < 0.3)
+    # A distractor line in 30% of the images: a thin stroke through a random point, drawn before
+    # the shape. The draws below keep their order: reordering them would change every image.
+    point = _uniform(rng, -1, 1, (count, 2, 1, 1))
+    angle = _uniform(rng, 0, np.pi, (count, 1, 1))
+    from_point_x = grid_x - point[:, 0]
+    from_point_y = grid_y - point[:, 1]
+    across = np.abs(-np.sin(angle) * from_point_x + np.cos(angle) * from_point_y)
+    along = np.abs(np.cos(angle) * from_point_x + np.sin(angle) * from_point_y)
+    half_width = _uniform(rng, 0.005, 0.02, (count, 1, 1))
+    half_length = _uniform(rng, 0.1, 0.5, (count, 1, 1))
+    distance = np.maximum(across - half_width, along - half_length)
+    has_line = _uniform(rng, 0, 1, (count, 1, 1)) < 0.3
+    alpha = np.clip(0.5 - distance / pixel, 0, 1) * has_line
     image += alpha[..., None] * (_uniform(rng, 0, 1, (count, 1, 1, 3)) - image)
     scale = _uniform(rng, 0.45, 0.75, (count, 1, 1))
-    stretch = np.exp(
-        _uniform(rng, -0.2, 0.2, (count, 1, 1))
-    )  # aspect ratio between about 0.8 and 1.2
+    # Aspect ratio between about 0.8 and 1.2.
+    stretch = np.exp(_uniform(rng, -0.2, 0.2, (count, 1, 1)))
     center = _uniform(rng, -1, 1, (count, 2, 1, 1)) * (0.95 - scale[:, None] * 1.1)
     angle = _uniform(rng, 0, 2 * np.pi, (count, 1, 1))
     shifted_x, shifted_y = grid_x - center[:, 0], grid_y - center[:, 1]
@@ -165,11 +171,8 @@ def _draw_chunk(
     colour = _uniform(rng, 0, 1, (count, 1, 1, 3))
     background_mean = image.mean(axis=(1, 2), keepdims=True)
     too_close = np.linalg.norm(colour - background_mean, axis=-1, keepdims=True) < 0.6
-    colour = np.where(
-        too_close,
-        np.clip(1 - background_mean + _uniform(rng, -0.1, 0.1, colour.shape), 0, 1),
-        colour,
-    )
+    contrasting = np.clip(1 - background_mean + _uniform(rng, -0.1, 0.1, colour.shape), 0, 1)
+    colour = np.where(too_close, contrasting, colour)
     shading = 1 + _uniform(rng, -0.15, 0.15, (count, 1, 1, 1)) * local_x[..., None].clip(-1.5, 1.5)
     image = image + alpha * (colour * shading - image)
     return np.clip(image, 0, 1)
@@ -186,16 +189,17 @@ def make_images(
     Args:
         task: str, `"source"` (the 6 `SOURCE_CLASSES`) or `"target"` (the 4 `TARGET_CLASSES`).
         split: str, one of `"train"`, `"validation"`, `"test"`.
-        count: int, how many images (positive). Classes are balanced to within one image.
-        image_size: int, height and width in pixels, at least 32. Defaults to 96.
-        seed: int, a non-negative seed. Defaults to 0.
+        count: int >= 1, how many images. Classes are balanced to within one image.
+        image_size: int >= 32, height and width in pixels. Defaults to 96.
+        seed: int >= 0, the data seed. Defaults to 0.
 
     Returns:
         A tuple `(images, labels)`: uint8 array of shape `(count, image_size, image_size, 3)`
         and int32 array of shape `(count,)` with values in `range(len(classes))`.
 
     Raises:
-        ValueError: if an argument is out of range.
+        ValueError: naming the argument, if one is out of range (an unknown `task` or `split`
+            gets the closest name suggested).
 
     Example:
 
@@ -203,24 +207,18 @@ def make_images(
     >>> images.shape, images.dtype.name, sorted(set(labels.tolist()))
     ((8, 32, 32, 3), 'uint8', [0, 1, 2, 3])
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}. Received: task={task!r}")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {list(SPLITS)}. Received: split={split!r}")
-    for name, value, minimum in (
-        ("count", count, 1),
-        ("image_size", image_size, MINIMUM_IMAGE_SIZE),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int. Received: seed={seed!r}")
+    task = validation.check_choice("task", task, TASKS)
+    split = validation.check_choice("split", split, SPLITS)
+    count = validation.check_int("count", count, minimum=1)
+    image_size = validation.check_int("image_size", image_size, minimum=MINIMUM_IMAGE_SIZE)
+    seed = validation.check_int("seed", seed, minimum=0)
     names = TASKS[task]
-    rng = np.random.default_rng([int(seed), list(TASKS).index(task), SPLITS.index(split), 7919])
+    # One random stream per (seed, task, split); 7919 (a prime) sets these streams apart.
+    rng = np.random.default_rng([seed, list(TASKS).index(task), SPLITS.index(split), 7919])
     labels = rng.permutation(np.arange(count) % len(names)).astype(np.int32)
     images = np.empty((count, image_size, image_size, 3), dtype=np.uint8)
     for start in range(0, count, _CHUNK):
-        chunk = _draw_chunk(rng, names, labels[start : start + _CHUNK], int(image_size))
+        chunk = _draw_chunk(rng, names, labels[start : start + _CHUNK], image_size)
         images[start : start + _CHUNK] = np.round(chunk * 255).astype(np.uint8)
     return images, labels
 
@@ -235,7 +233,7 @@ def plot_examples(
 
     Args:
         images: uint8 array `(n, height, width, 3)`; up to 16 are shown.
-        labels: int array `(n,)` of class indices.
+        labels: array `(n,)` of class indices into `class_names`.
         class_names: sequence of str, the name of each class index.
         ax: a matplotlib Axes to draw into, or `None` for a new figure. Defaults to `None`.
 
@@ -243,7 +241,8 @@ def plot_examples(
         The matplotlib Axes holding the grid (one mosaic image, titles as text).
 
     Raises:
-        ValueError: if `images` is not a batch of RGB images or `labels` has another length.
+        ValueError: if `images` is not a batch of uint8 RGB images, or `labels` is not one class
+            index per image.
 
     Example:
 
@@ -254,15 +253,10 @@ def plot_examples(
     """
     import matplotlib.pyplot as plt
 
-    images, labels = np.asarray(images), np.asarray(labels)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"images must have shape (n, height, width, 3). Received: images.shape={images.shape}"
-        )
-    if labels.shape != images.shape[:1]:
-        raise ValueError(
-            f"labels must have length {len(images)}. Received: labels.shape={labels.shape}"
-        )
+    images = validation.check_array("images", images, ("n", "height", "width", 3))
+    validation.check_choice("images.dtype", images.dtype.name, ("uint8",))
+    class_names = validation.check_sequence("class_names", class_names)
+    labels = validation.check_labels("labels", labels, len(class_names), count=len(images))
     shown = min(len(images), 16)
     columns = min(shown, 8)
     rows = -(-shown // columns)

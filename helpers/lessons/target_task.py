@@ -1,24 +1,32 @@
-"""The offline target task of lessons 04 and 05: target train, validation and test images, a source test set.
+"""The offline target task: target train and test images and a source test set (lessons 04-05).
 
-Drawn from the shapes task (`shapes_data`): 4 target classes the bundled base never saw, and the 6 source
-classes it was pretrained on, to measure what fine-tuning forgets. Images are preprocessed to [-1, 1] as
-MobileNetV2 expects.
+Drawn from the shapes task (`shapes_data`): 4 target classes the bundled base never saw, and the
+6 source classes it was pretrained on, to measure what fine-tuning forgets. Images are
+preprocessed to [-1, 1] as MobileNetV2 expects. `NUM_CLASSES` is the target task's class count,
+the one constant every lesson and helper uses for the head's units.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import keras
 import numpy as np
 
+from helpers.finetune import validation
 from helpers.lessons import shapes_data
 
-NUM_CLASSES = len(shapes_data.TARGET_CLASSES)  # the target task's classes
+NUM_CLASSES = len(shapes_data.TARGET_CLASSES)  # 4: hexagon, heart, crescent, arrow
 
 
 @dataclasses.dataclass
 class TaskData:
-    """Images preprocessed to [-1, 1] with int labels: target train and test sets, a source test set."""
+    """Images preprocessed to [-1, 1] with int32 labels: target train and test, and source test.
+
+    Each field is an `(images, labels)` pair: float32 images `(n, image_size, image_size, 3)`
+    and labels `(n,)`, target labels in `[0, NUM_CLASSES)`, source labels in
+    `[0, shapes_data.NUM_SOURCE_CLASSES)`.
+    """
 
     train: tuple[np.ndarray, np.ndarray]
     target_test: tuple[np.ndarray, np.ndarray]
@@ -32,41 +40,42 @@ def prepare_data(
     image_size: int = 96,
     seed: int = 0,
 ) -> TaskData:
-    """Draws target train and test images and source test images, preprocessed as MobileNetV2 expects.
+    """Draws target train and test images and source test images, preprocessed for MobileNetV2.
 
     Args:
-        images_per_class: int, training images per target class (>= 1).
-        test_count, source_count: int, target and source test images. Default to 200 and 300.
-        image_size, seed: int, the height and width (>= 32), the data seed. Default to 96 (the base's size) and 0.
+        images_per_class: int >= 1, training images per target class.
+        test_count: int >= 1, target test images. Defaults to 200.
+        source_count: int >= 1, source test images. Defaults to 300.
+        image_size: int >= 32, the height and width. Defaults to 96 (the bundled base's size).
+        seed: int >= 0, the data seed. Defaults to 0.
 
     Returns:
         A `TaskData`.
 
     Raises:
-        ValueError: if an argument is out of range (see `shapes_data.make_images`).
+        ValueError: naming the argument, if one is not an int in its range.
 
     Example:
 
-    >>> [array.shape for array in prepare_data(2, test_count=4, source_count=6, image_size=32).train]
+    >>> data = prepare_data(2, test_count=4, source_count=6, image_size=32)
+    >>> [array.shape for array in data.train]
     [(8, 32, 32, 3), (8,)]
     """
-    if (
-        isinstance(images_per_class, bool)
-        or not isinstance(images_per_class, int)
-        or images_per_class < 1
-    ):
-        raise ValueError(
-            f"images_per_class must be an int >= 1. Received: images_per_class={images_per_class!r}"
-        )
-    train_count = images_per_class * NUM_CLASSES
+    images_per_class = validation.check_int("images_per_class", images_per_class, minimum=1)
+    test_count = validation.check_int("test_count", test_count, minimum=1)
+    source_count = validation.check_int("source_count", source_count, minimum=1)
+    image_size = validation.check_int(
+        "image_size", image_size, minimum=shapes_data.MINIMUM_IMAGE_SIZE
+    )
+    seed = validation.check_int("seed", seed, minimum=0)
     sets = (
-        ("target", "train", train_count),
+        ("target", "train", images_per_class * NUM_CLASSES),
         ("target", "test", test_count),
         ("source", "test", source_count),
     )
-    drawn = [
-        shapes_data.make_images(task, split, count, image_size, seed) for task, split, count in sets
-    ]
-    return TaskData(
-        *[(images.astype("float32") / 127.5 - 1.0, labels) for images, labels in drawn]
-    )  # preprocess_input
+    preprocess = keras.applications.mobilenet_v2.preprocess_input  # uint8 pixels to [-1, 1]
+    prepared = []
+    for task, split, count in sets:
+        pixels, labels = shapes_data.make_images(task, split, count, image_size, seed)
+        prepared.append((preprocess(pixels.astype("float32")), labels))
+    return TaskData(*prepared)

@@ -1,0 +1,184 @@
+"""The README's table of bad inputs: every row is run here and must raise the message it shows.
+
+`CASES` is the table: the call as a learner would type it and the message it gets (`…` stands for
+numbers that depend on the machine). `test_the_readme_shows_this_table` keeps README.md equal to it;
+regenerate the README's table with `python -m tests.test_bad_inputs` after editing `CASES`.
+"""
+
+import pathlib
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.finetune import (
+    forgetting,
+    head_training,
+    lr_finder,
+    lr_suggestions,
+    models,
+    optimizers,
+    two_phase,
+)
+from helpers.lessons import datasets, lr_clinic, pretrained
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+BEGIN = "<!-- bad inputs: written by tests/test_bad_inputs.py -->"
+END = "<!-- end of bad inputs -->"
+
+CASES = [
+    (
+        "two_phase.fine_tune(model, base_model, (raw_images, labels))",
+        "train_data images must be preprocessed floats in [-1, 1] (mobilenet_v2.preprocess_input), "
+        "not raw pixels. Received: train_data images of dtype uint8",
+    ),
+    (
+        "two_phase.fine_tune(model, base_model, batched(nan_images, labels))",
+        "train_data images must be finite. Received: train_data images with 6144 NaN or inf values",
+    ),
+    (
+        "two_phase.fine_tune(model, base_model, batched(images, [0.0, 1.5]))",
+        "train_data labels must be whole class indices (ints). "
+        "Received: train_data labels with values [1.5]",
+    ),
+    (
+        "two_phase.fine_tune(model, base_model, batched(images, [0, 7]))",
+        "train_data labels must be in [0, 4). Received: train_data labels with values [7]",
+    ),
+    (
+        "two_phase.fine_tune(model, base_model, (images[:0], labels[:0]))",
+        "train_data images must hold at least one image. "
+        "Received: train_data images of shape (0, 32, 32, 3)",
+    ),
+    (
+        'two_phase.fine_tune(model, base_model, (images, labels), callbacks="abc")',
+        "callbacks must be None or a list of keras.callbacks.Callback. Received: callbacks='abc'",
+    ),
+    (
+        "two_phase.fine_tune(model, base_model, (images, labels), head_learning_rate=1e3)",
+        "Training stopped: the loss reached … at step …, more than 100x its reference level …. "
+        "The learning rate is far too high for this model: lower it about 10x (or check the data "
+        "for NaN). Received: head_learning_rate=1000.0",
+    ),
+    (
+        "models.unfreeze(model)",
+        "base_model must be the base, not a model that contains it: pass the base "
+        "(model.get_layer('mobilenetv2_0.35_32')), so that its BatchNormalization layers stay "
+        "frozen. Received: base_model=<Functional name=mobilenet_v2_classifier, built=True>",
+    ),
+    (
+        "forgetting.overall_drift({}, model)",
+        "before must be a snapshot of this model (forgetting.snapshot(model), taken before "
+        "training). Received: before with layers [], but the model's are …",
+    ),
+    (
+        "lr_suggestions.suggest(descending_rates, losses)",
+        "learning_rates[1] must be a finite number > …. Received: learning_rates[1]=…",
+    ),
+    (
+        "lr_suggestions.suggest(rates, losses, num_steps=-5)",
+        "num_steps must be None or an int >= 50. Received: num_steps=-5",
+    ),
+    (
+        "lr_clinic.run_clinic(nan_features, labels, 1e-3)",
+        "features must be finite. Received: features with 1 NaN or inf values",
+    ),
+    (
+        "head_training.train_head((features, [0, 0.5]), (features, labels))",
+        "train labels must be whole class indices (ints). Received: train labels with values [0.5]",
+    ),
+    (
+        "datasets.to_dataset(images, [0.5, 1.7])",
+        "labels must be whole class indices (ints). Received: labels with values [0.5, 1.7]",
+    ),
+    (
+        "lr_finder.find_learning_rate(compiled_model, batched(raw_images, labels))",
+        "data images must be preprocessed floats in [-1, 1] (mobilenet_v2.preprocess_input), "
+        "not raw pixels. Received: data images of dtype uint8",
+    ),
+    (
+        'optimizers.make_optimizer("adamw", 1e-3)',
+        "name must be one of ('adam', 'sgd', 'rmsprop'). Received: name='adamw'. "
+        "Did you mean 'adam'?",
+    ),
+]
+
+
+def batched(images, labels):
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)
+
+
+@pytest.fixture
+def namespace():
+    """A fresh model for each call, so that no case depends on what an earlier one did to it."""
+    # The bundled base: its features are large enough for a rate of 1e3 to blow the loss up.
+    model, base_model = pretrained.build_mobilenet_v2(4, image_size=32)
+    compiled_model, _ = pretrained.build_mobilenet_v2(4, image_size=32)
+    compiled_model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+    features = np.random.default_rng(1).normal(size=(2, 8)).astype("float32")
+    nan_features = features.copy()
+    nan_features[0, 0] = np.nan
+    rates = lr_suggestions.exponential_rates(1e-7, 10.0, 50)
+    modules = {
+        "datasets": datasets,
+        "forgetting": forgetting,
+        "head_training": head_training,
+        "lr_clinic": lr_clinic,
+        "lr_finder": lr_finder,
+        "lr_suggestions": lr_suggestions,
+        "models": models,
+        "optimizers": optimizers,
+        "two_phase": two_phase,
+    }
+    return {
+        **modules,
+        "batched": batched,
+        "model": model,
+        "base_model": base_model,
+        "compiled_model": compiled_model,
+        "images": images,
+        "raw_images": np.full((2, 32, 32, 3), 255, "uint8"),
+        "nan_images": np.full((2, 32, 32, 3), np.nan, "float32"),
+        "labels": np.array([0, 1]),
+        "features": features,
+        "nan_features": nan_features,
+        "rates": rates,
+        "descending_rates": rates[::-1],
+        "losses": np.linspace(2.0, 1.0, 50),
+    }
+
+
+def pattern(message: str) -> str:
+    return "^" + ".*".join(re.escape(part) for part in message.split("…")) + "$"
+
+
+@pytest.mark.parametrize("call, message", CASES, ids=[call for call, _ in CASES])
+def test_each_bad_input_gets_its_message(namespace, call, message):
+    with pytest.raises(ValueError) as error:
+        eval(call, namespace)  # the call exactly as the README shows it
+    assert re.match(pattern(message), str(error.value), flags=re.DOTALL), str(error.value)
+
+
+def table() -> str:
+    rows = ["| call | message |", "| --- | --- |"]
+    rows += [f"| `{call}` | {message} |" for call, message in CASES]
+    return "\n".join(rows)
+
+
+def readme_with_table(readme: str) -> str:
+    before = readme.split(BEGIN)[0]
+    after = readme.split(END)[1]
+    return f"{before}{BEGIN}\n{table()}\n{END}{after}"
+
+
+def test_the_readme_shows_this_table():
+    readme = README.read_text()
+    assert BEGIN in readme and END in readme
+    assert readme_with_table(readme) == readme, "run: python -m tests.test_bad_inputs"
+
+
+if __name__ == "__main__":
+    README.write_text(readme_with_table(README.read_text()))
