@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import json
 import pathlib
-import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -34,18 +33,31 @@ def summary(path: pathlib.Path) -> str:
     return docstring.strip().splitlines()[0] if docstring.strip() else ""
 
 
+def imported_modules(code: str) -> set[str]:
+    """Returns `helpers.<layer>.<module>` for each helper module a code cell imports."""
+    lines = [line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
 def lessons_importing(layer: str, module: str) -> list[str]:
     """Returns the numbers (`"03"`) of the lessons whose code imports `helpers.<layer>.<module>`."""
-    patterns = (
-        rf"from helpers\.{layer} import [^\n]*\b{module}\b",
-        rf"from helpers\.{layer}\.{module} import",
-        rf"import helpers\.{layer}\.{module}\b",
-    )
     numbers = []
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(notebook.read_text())["cells"]
-        code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
-        if any(re.search(pattern, code) for pattern in patterns):
+        code_cells = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+        imported = set().union(*(imported_modules(code) for code in code_cells))
+        if f"helpers.{layer}.{module}" in imported:
             numbers.append(notebook.name[:2])
     return numbers
 

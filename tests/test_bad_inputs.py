@@ -22,7 +22,7 @@ from helpers.finetune import (
     optimizers,
     two_phase,
 )
-from helpers.lessons import datasets, lr_clinic, pretrained
+from helpers.lessons import datasets, lr_clinic, pretrained, target_task
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 BEGIN = "<!-- bad inputs: written by tests/test_bad_inputs.py -->"
@@ -57,7 +57,7 @@ CASES = [
         "callbacks must be None or a list of keras.callbacks.Callback. Received: callbacks='abc'",
     ),
     (
-        "two_phase.fine_tune(model, base_model, (images, labels), head_learning_rate=1e3)",
+        "two_phase.fine_tune(model, base_model, shapes, head_learning_rate=1e3)",
         "Training stopped: the loss reached … at step …, more than 100x its reference level …. "
         "The learning rate is far too high for this model: lower it about 10x (or check the data "
         "for NaN). Received: head_learning_rate=1000.0",
@@ -110,8 +110,14 @@ def batched(images, labels):
     return tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)
 
 
+@pytest.fixture(scope="module")
+def shapes():
+    """64 offline target images: a rate of 1e3 takes their loss to ~1e4 at the second step."""
+    return target_task.prepare_data(16, test_count=4, source_count=6, image_size=32).train
+
+
 @pytest.fixture
-def namespace():
+def namespace(shapes):
     """A fresh model for each call, so that no case depends on what an earlier one did to it."""
     # The bundled base: its features are large enough for a rate of 1e3 to blow the loss up.
     model, base_model = pretrained.build_mobilenet_v2(4, image_size=32)
@@ -139,6 +145,7 @@ def namespace():
         "model": model,
         "base_model": base_model,
         "compiled_model": compiled_model,
+        "shapes": shapes,
         "images": images,
         "raw_images": np.full((2, 32, 32, 3), 255, "uint8"),
         "nan_images": np.full((2, 32, 32, 3), np.nan, "float32"),

@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from helpers.exercises import keras_checks
+from helpers.exercises import keras_feedback
 from helpers.exercises.core import Question, number_feedback
 from helpers.finetune import validation
 
@@ -34,7 +34,7 @@ def sgd_with_momentum_feedback(optimizer: Any) -> str | None:
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         example = "keras.optimizers.SGD(learning_rate=..., momentum=...)"
-        return keras_checks.wrong_kind_feedback(optimizer, "an optimizer", example)
+        return keras_feedback.wrong_kind_feedback(optimizer, "an optimizer", example)
     name = type(optimizer).__name__
     if not isinstance(optimizer, keras.optimizers.SGD):
         return f"your optimizer is {name}; the lesson asks for SGD with momentum {MOMENTUM}."
@@ -53,7 +53,7 @@ def head_loss_feedback(loss: Any) -> str | None:
     >>> head_loss_feedback(keras.losses.SparseCategoricalCrossentropy(from_logits=True)) is None
     True
     """
-    return keras_checks.logits_loss_feedback(loss, num_classes=NUM_CLASSES)
+    return keras_feedback.logits_loss_feedback(loss, num_classes=NUM_CLASSES)
 
 
 def effective_step_feedback(step: Any) -> str | None:
@@ -106,7 +106,7 @@ def fresh_optimizer_feedback(answer: Any) -> str | None:
     model, head_optimizer, finetune_optimizer = answer
     if not isinstance(finetune_optimizer, keras.optimizers.Optimizer):
         example = "keras.optimizers.Adam(learning_rate=...)"
-        return keras_checks.wrong_kind_feedback(finetune_optimizer, "an optimizer", example)
+        return keras_feedback.wrong_kind_feedback(finetune_optimizer, "an optimizer", example)
     if finetune_optimizer is head_optimizer:
         steps_taken = _steps(int(head_optimizer.iterations.numpy()))
         return (

@@ -17,7 +17,7 @@ from typing import Any
 
 import keras
 
-from helpers.exercises import keras_checks
+from helpers.exercises import keras_feedback
 from helpers.exercises.core import Question, describe, number_feedback
 from helpers.finetune import validation
 from helpers.lessons.target_task import NUM_CLASSES
@@ -68,7 +68,7 @@ def logits_head_feedback(model: Any) -> str | None:
             f"your last Dense layer has activation={activation!r}; the head emits logits, "
             "so leave the activation out and let the loss apply the softmax."
         )
-    return keras_checks.logits_loss_feedback(model.loss, num_classes=NUM_CLASSES)
+    return keras_feedback.logits_loss_feedback(model.loss, num_classes=NUM_CLASSES)
 
 
 def frozen_base_feedback(answer: Any) -> str | None:
@@ -123,7 +123,7 @@ def batchnorm_frozen_feedback(base_model: Any) -> str | None:
     """
     if not isinstance(base_model, keras.Model):
         return f"your answer is {describe(base_model)}; give the base model (a keras.Model)."
-    nested = keras_checks.nested_model(base_model)
+    nested = keras_feedback.nested_model(base_model)
     if nested is not None:
         return (
             f"your answer is a model holding the base {nested.name!r}; "
@@ -134,7 +134,7 @@ def batchnorm_frozen_feedback(base_model: Any) -> str | None:
             "your base has trainable=False, so none of its layers can train; "
             "set exercise_base.trainable = True first."
         )
-    wanted = keras_checks.unfreeze_reference(base_model)
+    wanted = keras_feedback.unfreeze_reference(base_model)
     layers = [
         (layer, trainable)
         for layer, trainable in zip(base_model.layers, wanted, strict=True)

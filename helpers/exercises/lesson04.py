@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from helpers.exercises import keras_checks
+from helpers.exercises import keras_feedback
 from helpers.exercises.core import Question, describe, number_feedback
 from helpers.finetune import models, validation
 from helpers.lessons import pretrained, target_task
@@ -86,7 +86,7 @@ def phase_two_compile_feedback(model: Any) -> str | None:
     >>> print(phase_two_compile_feedback(model))
     your base is still frozen (no trainable weights); unfreeze it before compiling.
     """
-    base_model = keras_checks.nested_model(model) if isinstance(model, keras.Model) else None
+    base_model = keras_feedback.nested_model(model) if isinstance(model, keras.Model) else None
     if base_model is None:
         return (
             f"your answer is {describe(model)}; "
@@ -115,7 +115,7 @@ def phase_two_compile_feedback(model: Any) -> str | None:
             f"your learning rate is {learning_rate:g}; phase 2 needs at most "
             f"{PHASE_TWO_MAXIMUM_RATE:g}, ten times below the head's {HEAD_LEARNING_RATE:g}."
         )
-    return keras_checks.logits_loss_feedback(model.loss, num_classes=NUM_CLASSES)
+    return keras_feedback.logits_loss_feedback(model.loss, num_classes=NUM_CLASSES)
 
 
 def top_layers_feedback(base_model: Any) -> str | None:
@@ -133,7 +133,7 @@ def top_layers_feedback(base_model: Any) -> str | None:
     """
     if not isinstance(base_model, keras.Model):
         return f"your answer is {describe(base_model)}; pass base_model."
-    nested = keras_checks.nested_model(base_model)
+    nested = keras_feedback.nested_model(base_model)
     if nested is not None:
         return f"your answer is a model holding the base {nested.name!r}; pass base_model itself."
     if not base_model.trainable:
@@ -147,7 +147,7 @@ def top_layers_feedback(base_model: Any) -> str | None:
             f"{len(batch_norm)} BatchNormalization layers are trainable "
             f"(e.g. {batch_norm[0]!r}); keep them frozen."
         )
-    wanted = keras_checks.unfreeze_reference(base_model, top_layers=TOP_LAYERS)
+    wanted = keras_feedback.unfreeze_reference(base_model, top_layers=TOP_LAYERS)
     layers = [
         (layer, trainable)
         for layer, trainable in zip(base_model.layers, wanted, strict=True)

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from helpers.exercises import keras_checks
+from helpers.exercises import keras_feedback
 from helpers.exercises.core import Question, describe, number_feedback
 from helpers.finetune import curve_diagnosis, validation
 from helpers.lessons import target_task
@@ -209,7 +209,7 @@ def warmup_schedule_feedback(schedule: Any) -> str | None:
         optimizer_name = type(schedule).__name__
         return f"your answer is an optimizer ({optimizer_name}); pass the schedule itself."
     if not isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-        return keras_checks.wrong_kind_feedback(schedule, "a schedule", SCHEDULE_EXAMPLE)
+        return keras_feedback.wrong_kind_feedback(schedule, "a schedule", SCHEDULE_EXAMPLE)
     if not isinstance(schedule, keras.optimizers.schedules.CosineDecay):
         return (
             f"your schedule is {type(schedule).__name__}; "

@@ -6,14 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from helpers.exercises import keras_checks
+from helpers.exercises import keras_feedback
 from helpers.finetune import models
 
 
 @pytest.mark.parametrize("num_classes", [2, 4, 10, np.int64(4)])
 def test_the_logits_loss_passes(num_classes):
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    assert keras_checks.logits_loss_feedback(loss, num_classes) is None
+    assert keras_feedback.logits_loss_feedback(loss, num_classes) is None
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_the_logits_loss_passes(num_classes):
     ],
 )
 def test_wrong_losses_are_named(loss, message):
-    assert message in keras_checks.logits_loss_feedback(loss, num_classes=4)
+    assert message in keras_feedback.logits_loss_feedback(loss, num_classes=4)
 
 
 @pytest.mark.parametrize("num_classes", [1, 4.0, True, "4"])
@@ -51,22 +51,22 @@ def test_the_number_of_classes_is_checked(num_classes):
     message = f"num_classes must be an int >= 2. Received: num_classes={num_classes!r}"
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     with pytest.raises(ValueError, match=re.escape(message)):
-        keras_checks.logits_loss_feedback(loss, num_classes)
+        keras_feedback.logits_loss_feedback(loss, num_classes)
 
 
 def test_wrong_kind_feedback_names_a_class_passed_uncalled_and_other_answers():
     example = "keras.optimizers.SGD()"
-    assert keras_checks.wrong_kind_feedback(keras.optimizers.SGD, "an optimizer", example) == (
+    assert keras_feedback.wrong_kind_feedback(keras.optimizers.SGD, "an optimizer", example) == (
         "your answer is the class SGD itself; call it to build an optimizer: "
         "keras.optimizers.SGD()."
     )
-    assert keras_checks.wrong_kind_feedback(0.1, "an optimizer", example) == (
+    assert keras_feedback.wrong_kind_feedback(0.1, "an optimizer", example) == (
         "your answer is 0.1; give an optimizer such as keras.optimizers.SGD()."
     )
     with pytest.raises(
         ValueError, match=re.escape("what must be a non-blank str. Received: what=''")
     ):
-        keras_checks.wrong_kind_feedback(0.1, "", example)
+        keras_feedback.wrong_kind_feedback(0.1, "", example)
 
 
 def small_base() -> keras.Model:
@@ -92,7 +92,7 @@ def small_base() -> keras.Model:
 def test_unfreeze_reference_is_what_models_unfreeze_does(top_layers, trainable_names):
     base_model = small_base()
     models.freeze(base_model)
-    wanted = keras_checks.unfreeze_reference(base_model, top_layers=top_layers)
+    wanted = keras_feedback.unfreeze_reference(base_model, top_layers=top_layers)
     pairs = zip(base_model.layers, wanted, strict=True)
     trainable_with_weights = [
         layer.name for layer, trainable in pairs if trainable and layer.weights
@@ -106,11 +106,11 @@ def test_unfreeze_reference_is_what_models_unfreeze_does(top_layers, trainable_n
 def test_unfreeze_reference_needs_a_model():
     message = "base_model must be a keras.Model. Received: base_model='base'"
     with pytest.raises(ValueError, match=re.escape(message)):
-        keras_checks.unfreeze_reference("base")
+        keras_feedback.unfreeze_reference("base")
 
 
 def test_nested_model_finds_the_base_inside_a_model():
     base_model = small_base()
     model = keras.Sequential([keras.Input((8, 8, 3)), base_model, keras.layers.Flatten()])
-    assert keras_checks.nested_model(model) is base_model
-    assert keras_checks.nested_model(base_model) is None
+    assert keras_feedback.nested_model(model) is base_model
+    assert keras_feedback.nested_model(base_model) is None
