@@ -73,13 +73,14 @@ def test_the_stored_phase_one_comparison_is_reproduced_by_the_current_code():
     fresh = finder_check.compare_phase_one(data, SETTINGS["phase_one_epochs"], seed=0)
     stored = PHASE_ONE[0]
     assert fresh.grid == stored.grid and fresh.best_rate == stored.best_rate
-    # Rates that train stably reproduce to 0.1%. Above them the head diverges and rounding
-    # differences (library versions, CPUs) grow: at rate 1 the stored run ended at 21.2 and the
-    # committed code gives 22.2 here, a 4% gap that no code change caused.
+    # Rates that train stably reproduce to 0.1%. Above them the head diverges, and a diverged run
+    # is chaotic: rounding differences (CPUs, thread counts) move its end (at rate 1: 21.2 stored,
+    # 22.2 on another machine). Those rates are only checked to diverge again, never compared.
     fresh_losses, stored_losses = np.array(fresh.losses), np.array(stored.losses)
-    stable = stored_losses < 2 * math.log(target_task.NUM_CLASSES)
+    diverged_level = 2 * math.log(target_task.NUM_CLASSES)
+    stable = stored_losses < diverged_level
     np.testing.assert_allclose(fresh_losses[stable], stored_losses[stable], rtol=1e-3)
-    np.testing.assert_allclose(fresh_losses[~stable], stored_losses[~stable], rtol=0.1)
+    assert np.all(fresh_losses[~stable] >= diverged_level)
     for name, rate in stored.suggestions.items():  # one step of the 100-step sweep is a factor 1.18
         assert fresh.suggestions[name] == pytest.approx(rate, rel=0.2), name
 
