@@ -167,8 +167,7 @@ def test_one_cycle_serialization_round_trip():
     restored = keras.optimizers.schedules.deserialize(
         keras.optimizers.schedules.serialize(schedule)
     )
-    # By name: the doctest run imports helpers/finetune/schedules.py a second time, as `schedules`.
-    assert type(restored).__name__ == "OneCycle" and restored.get_config() == schedule.get_config()
+    assert type(restored) is schedules.OneCycle and restored.get_config() == schedule.get_config()
     optimizer = keras.optimizers.deserialize(
         keras.optimizers.serialize(keras.optimizers.Adam(learning_rate=schedule))
     )
