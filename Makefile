@@ -13,7 +13,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test environment refresh-notebooks benchmarks clean
+.PHONY: lab test test-one-thread environment refresh-notebooks benchmarks clean
 
 environment: $(STAMP)
 
@@ -32,6 +32,10 @@ test: $(STAMP)
 	$(BIN)/ruff check helpers tests notebooks scripts benchmarks conftest.py
 	$(BIN)/ruff format --check helpers tests notebooks scripts benchmarks conftest.py
 	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same checks with one TensorFlow thread: a different reduction order stands in for another CPU.
+test-one-thread:
+	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(MAKE) test
 
 # For authors: re-run notebooks in fast mode and store the outputs of cells tagged keep_output.
 refresh-notebooks: $(STAMP)
