@@ -1,6 +1,8 @@
 """Lesson 05 exercises: references pass, ____ is "not attempted", realistic mistakes are named."""
 
+import json
 import math
+import pathlib
 
 import keras
 import numpy as np
@@ -252,3 +254,11 @@ def test_q4_reference_passes_and_warms_up_to_the_peak():
 )
 def test_q4_wrong_answers_are_named(answer, message):
     assert_wrong(exercises.q4, answer, message)
+
+
+def test_the_lesson_plots_the_q1_curves_without_giving_their_verdicts_away():
+    notebook = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
+    cells = json.loads((notebook / "05_diagnosing_the_learning_rate.ipynb").read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    plots = [source for source in sources if "plot_curves(exercises.CURVES" in source]
+    assert plots and all("show_verdicts=False" in source for source in plots)
