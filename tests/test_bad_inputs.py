@@ -58,7 +58,8 @@ CASES = [
     ),
     (
         "two_phase.fine_tune(model, base_model, shapes, head_learning_rate=1e3)",
-        "Training stopped: the loss reached … at step …, more than 100x its reference level …. "
+        "Training stopped: the loss reached … at step …, "
+        "more than 100x its reference level …. "
         "The learning rate is far too high for this model: lower it about 10x (or check the data "
         "for NaN). Received: head_learning_rate=1000.0",
     ),
