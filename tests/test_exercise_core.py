@@ -1,6 +1,7 @@
 """The exercise system: placeholder, feedback, hints, solutions, and the questions' own checks."""
 
 import importlib
+import math
 import pathlib
 import re
 
@@ -51,8 +52,10 @@ def test_numpy_numbers_are_numbers(answer):
         ("0.001", "your learning rate is '0.001' (a str); give a number."),
         (float("nan"), "your learning rate is nan; give a finite number."),
         (True, "your learning rate is True (a bool); give a number."),
-        (np.bool_(True), "your learning rate is a bool (a bool); give a number."),
+        (np.bool_(True), "your learning rate is True (a bool); give a number."),
         ([0.001, 0.01], "your learning rate is a list (a list); give a number."),
+        (np.array([1e-3, 1e-2]), "your learning rate is an array of shape (2,); give one number."),
+        (None, "your learning rate is None (a NoneType); give a number."),
     ],
 )
 def test_wrong_answers_name_what_was_given(answer, message):
@@ -125,14 +128,90 @@ def test_a_question_needs_texts_hints_and_a_feedback_function(field, value, mess
         ),
         ({"expected": 0.1, "what": ""}, "what must be a non-blank str. Received: what=''"),
         (
-            {"expected": 0.1, "what": "step", "relative_tolerance": 0},
-            "relative_tolerance must be a finite number in (0, 1). Received: relative_tolerance=0",
+            {"expected": 0.1, "what": "step", "significant_digits": 0},
+            "significant_digits must be an int >= 1. Received: significant_digits=0",
         ),
     ],
 )
 def test_number_feedback_rejects_a_bad_reference(arguments, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         core.number_feedback(0.1, **arguments)
+
+
+@pytest.mark.parametrize(
+    ("expected", "digits", "right", "wrong"),
+    [
+        # ln 4 = 1.3863, printed 1.39 by lessons 03 and 05.
+        (math.log(4), 3, [1.39, 1.386, np.float32(1.3863), np.array([1.39])], [1.38, 1.4, 1.395]),
+        # 2/3, printed 0.67.
+        (2 / 3, 2, [0.67, 0.667, 2 / 3, np.float64(0.6667)], [0.66, 0.7, 0.6, 0.675]),
+        # A learning rate, printed 1e-04.
+        (1e-4, 1, [1e-4, np.float32(1e-4), 0.0001, 1.04e-4], [1e-3, 1e-5, 1.6e-4]),
+    ],
+)
+def test_numbers_are_right_at_the_precision_the_lesson_prints(expected, digits, right, wrong):
+    for answer in right:
+        assert core.number_feedback(answer, expected, "value", digits) is None, answer
+    for answer in wrong:
+        message = core.number_feedback(answer, expected, "value", digits)
+        assert message.startswith(f"your value is {float(np.asarray(answer)):g}"), answer
+
+
+def test_a_number_close_but_too_coarse_is_told_so_without_the_answer():
+    message = core.number_feedback(1.4, math.log(4), "initial loss")
+    assert message == (
+        "your initial loss is 1.4, close but not precise enough: give 3 significant digits."
+    )
+    assert "1.39" not in message
+
+
+def test_the_tolerance_is_half_a_unit_in_the_last_printed_digit():
+    assert core.number_tolerance(1.386, 3) == pytest.approx(0.005)
+    assert core.number_tolerance(123.0, 2) == pytest.approx(5.0)
+    assert core.number_tolerance(3e-4, 1) == pytest.approx(5e-5)
+    assert core.number_tolerance(0.0) == 0.0
+
+
+class RaisingEverywhere:
+    """An object whose every attribute, conversion and comparison raises."""
+
+    def __getattribute__(self, name):
+        raise RuntimeError(f"no {name} here")
+
+    def __float__(self):
+        raise RuntimeError("no float")
+
+    def __eq__(self, other):
+        raise RuntimeError("no ==")
+
+    __hash__ = None
+
+
+ODD_ANSWERS = {
+    "None": lambda: None,
+    "str": lambda: "1e-3",
+    "array": lambda: np.array([[1.0, 2.0]]),
+    "raising": RaisingEverywhere,
+    "object": object,
+    "complex": lambda: 1 + 2j,
+}
+
+
+@pytest.mark.parametrize("kind", ODD_ANSWERS)
+def test_odd_answers_get_feedback_not_a_traceback(kind):
+    feedback = make_question().check(ODD_ANSWERS[kind]())
+    assert feedback.outcome == core.INCORRECT and feedback.message.startswith("your ")
+
+
+def test_a_feedback_function_that_fails_still_gives_feedback_naming_the_answer():
+    def fragile(answer):
+        return answer.learning_rate > 0  # AttributeError for most answers
+
+    question = core.Question("q9", "Give an optimizer.", fragile, ["An Adam."], "x = 1")
+    feedback = question.check(3.5)
+    assert feedback.outcome == core.INCORRECT
+    assert feedback.message.startswith("your answer is 3.5, which this question cannot check")
+    assert "AttributeError" in feedback.message
 
 
 def test_number_feedback_accepts_numpy_references():
@@ -144,6 +223,10 @@ def test_describe_names_values_in_the_learners_terms():
     assert core.describe(np.float32(0.25)) == "0.25"
     assert core.describe(None) == "None"
     assert core.describe({}) == "a dict"
+    assert core.describe(object()) == "an object"
+    assert core.describe(np.ones((2, 2))) == "an array of shape (2, 2)"
+    assert core.describe("x" * 100) == repr("x" * 37 + "...")
+    assert core.describe(RaisingEverywhere()) == "a RaisingEverywhere"
 
 
 LESSON_MODULES = sorted(

@@ -127,7 +127,7 @@ def test_the_two_phases_freeze_carry_over_and_count_on(capsys):
     assert phase_two["model"] is model
     assert same(phase_two["head_at_begin"], phase_one["head_at_end"])
     assert phase_two["optimizer"] is not phase_one["optimizer"]
-    for phase, learning_rate in ((phase_one, 1e-3), (phase_two, 1e-5)):
+    for phase, learning_rate in ((phase_one, 1e-3), (phase_two, 1e-4)):
         assert type(phase["optimizer"]).__name__ == "SGD"
         assert phase["optimizer"].get_config()["momentum"] == 0.9
         assert float(phase["optimizer"].learning_rate) == pytest.approx(learning_rate)
@@ -157,7 +157,7 @@ def test_the_two_phases_freeze_carry_over_and_count_on(capsys):
     # from there.
     assert recorder.epochs == [0, 1, 2]
     assert history.phase_boundary == 1 and len(history.loss) == len(history.val_accuracy) == 3
-    assert (history.head_learning_rate, history.fine_tune_learning_rate) == (1e-3, 1e-5)
+    assert (history.head_learning_rate, history.fine_tune_learning_rate) == (1e-3, 1e-4)
     assert all(np.isfinite(history.loss)) and all(0 <= value <= 1 for value in history.accuracy)
 
 
@@ -574,10 +574,10 @@ def test_reduce_lr_on_plateau_in_both_phases_and_tensorboard_steps_across_them(
     history = two_phase.fine_tune(model, base_model, *data, **options, tensorboard_log_dir=tmp_path)
     # A cut after the second epoch of each phase; phase 2 starts afresh at its own rate.
     np.testing.assert_allclose(
-        history.learning_rate, [1e-3, 1e-3, 5e-4, 1e-5, 1e-5, 5e-6], rtol=1e-6
+        history.learning_rate, [1e-3, 1e-3, 5e-4, 1e-4, 1e-4, 5e-5], rtol=1e-6
     )
     # Cut again after the last epoch.
-    assert float(model.optimizer.learning_rate) == pytest.approx(2.5e-6)
+    assert float(model.optimizer.learning_rate) == pytest.approx(2.5e-5)
     train = read_scalars(tmp_path / "train")
     # One run: steps 1 to 12 across both phases.
     assert sorted(train["learning_rate"]) == sorted(train["batch_loss"]) == list(range(1, 13))
@@ -617,7 +617,7 @@ def test_a_schedule_runs_phase_one_step_by_step_and_labels_the_plot(tmp_path, ca
     )
     # Each epoch's last step.
     np.testing.assert_allclose(history.learning_rate, expected[1::2], rtol=1e-6)
-    assert history.head_learning_rate is schedule and history.fine_tune_learning_rate == 1e-5
+    assert history.head_learning_rate is schedule and history.fine_tune_learning_rate == 1e-4
     figure, ax = plt.subplots()
     two_phase.plot_history(history, ax=ax)
     labels = [text.get_text().strip() for text in ax.texts]

@@ -203,11 +203,15 @@ class Question:
         Returns:
             A `Feedback`; its `passed` property is `True` for a correct answer.
         """
-        if contains_placeholder(answer):
+        try:
+            attempted = not contains_placeholder(answer)
+            problem = self._answer_feedback(answer) if attempted else None
+        except Exception as error:  # any input gets feedback, never a traceback
+            return Feedback(INCORRECT, _unexpected_answer_message(answer, error))
+        if not attempted:
             return Feedback(
                 NOT_ATTEMPTED, "replace ____ with your answer, then run the cell again."
             )
-        problem = self._answer_feedback(answer)
         if problem:
             return Feedback(INCORRECT, problem)
         return Feedback(CORRECT, self.explanation)
@@ -239,55 +243,133 @@ class Question:
         return f"{self.name}: {self.prompt}"
 
 
+def _unexpected_answer_message(answer: Any, error: Exception) -> str:
+    """The feedback for an answer that made its question's check fail: what it was, and why."""
+    reason = " ".join(str(error).split())
+    if len(reason) > 120:
+        reason = reason[:117] + "..."
+    return (
+        f"your answer is {describe(answer)}, which this question cannot check "
+        f"({type(error).__name__}: {reason}). Give what the question asks for."
+    )
+
+
 def describe(value: Any) -> str:
     """Returns a short description of a learner's value for feedback messages.
+
+    It never raises, whatever the value: an array is described by its shape, any other object
+    by its type.
 
     Example:
 
     >>> describe(0.5), describe(np.float32(0.25)), describe("adam"), describe([1, 2])
     ('0.5', '0.25', "'adam'", 'a list')
+    >>> describe(np.zeros((2, 3)))
+    'an array of shape (2, 3)'
     """
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if validation.is_number(value):
-        return f"{float(value):g}"
-    if isinstance(value, str):
-        return repr(value)
-    return f"a {type(value).__name__}"
-
-
-def _as_one_number(answer: Any) -> float | None:
-    """Returns `answer` as a float if it is one number, else `None`; strings and bools are not.
-
-    Python and numpy scalars, size-1 arrays and scalar tensors are numbers here.
-    """
-    if isinstance(answer, str | bool | np.bool_):
-        return None
     try:
-        return float(answer)
-    except (TypeError, ValueError):
+        if isinstance(value, bool | np.bool_) or value is None:
+            return repr(bool(value)) if value is not None else "None"
+        if validation.is_number(value):
+            return f"{float(value):g}"
+        if isinstance(value, str):
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            return repr(shown)
+        if isinstance(value, np.ndarray):
+            return f"an array of shape {value.shape}"
+    except Exception:  # an object whose attributes raise is still described by its type
+        pass
+    name = type(value).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{article} {name}"
+
+
+def as_number(answer: Any) -> float | None:
+    """Returns `answer` as a float if it is one real number, else `None`; never raises.
+
+    Python and numpy ints and floats, 0-d and size-1 arrays and scalar tensors are numbers here;
+    strings, bools, `None`, complex numbers and longer arrays are not.
+
+    Example:
+
+    >>> as_number(np.float32(0.5)), as_number(np.array([2])), as_number("1"), as_number([1, 2])
+    (0.5, 2.0, None, None)
+    """
+    if answer is None or isinstance(answer, str | bytes | bool | np.bool_):
         return None
+    if validation.is_number(answer):
+        return float(answer)
+    try:
+        array = np.asarray(answer)
+        is_real = np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+        if array.size != 1 or not is_real:
+            return None
+        return float(array.reshape(()))
+    except Exception:  # objects numpy cannot read are not numbers
+        return None
+
+
+def number_tolerance(expected: float, significant_digits: int = 3) -> float:
+    """Returns half a unit in the last of `significant_digits` digits of `expected`.
+
+    The course's one precision policy: a number is right when it rounds like the value the
+    lesson prints, e.g. `1.39` for ln 4 (3 digits) or `0.67` for 2/3 (2 digits).
+
+    Example:
+
+    >>> number_tolerance(math.log(4)), number_tolerance(2 / 3, significant_digits=2)
+    (0.005, 0.005)
+    """
+    expected = validation.check_number("expected", expected)
+    significant_digits = validation.check_int("significant_digits", significant_digits, minimum=1)
+    if expected == 0:
+        return 0.0
+    exponent = math.floor(math.log10(abs(expected))) - significant_digits + 1
+    return 0.5 * 10.0**exponent
+
+
+def matches_number(answer: Any, expected: float, significant_digits: int = 3) -> bool:
+    """Returns whether `answer` is a number that agrees with `expected` as the lesson prints it.
+
+    Accepted: within `number_tolerance(expected, significant_digits)` of `expected`, plus a
+    little slack for floating-point rounding. Never raises on the learner's `answer`.
+
+    Example:
+
+    >>> matches_number(1.39, math.log(4)), matches_number(1.4, math.log(4))
+    (True, False)
+    >>> matches_number(np.float32(1e-4), 1e-4), matches_number("1e-4", 1e-4)
+    (True, False)
+    """
+    value = as_number(answer)
+    if value is None or not math.isfinite(value):
+        return False
+    tolerance = number_tolerance(expected, significant_digits)
+    slack = 1e-9 * max(abs(expected), tolerance)
+    return abs(value - expected) <= tolerance + slack
 
 
 def number_feedback(
-    answer: Any, expected: float, what: str, relative_tolerance: float = 1e-3
+    answer: Any, expected: float, what: str, significant_digits: int = 3
 ) -> str | None:
-    """Returns `None` if `answer` is a number close to `expected`, else a message saying why not.
+    """Returns `None` if `answer` is `expected` as the lesson prints it, else a message saying why.
 
-    The message names the value received and whether it is too large or too small, never the
-    expected value itself, so the learner can try again.
+    Every numeric question uses this one policy (see `number_tolerance`): the answer is right
+    when it agrees with `expected` to `significant_digits` significant digits, the precision at
+    which the lesson prints it. The message names the value received and whether it is too
+    large or too small, never the expected value itself, so the learner can try again.
 
     Args:
         answer: the learner's value.
         expected: float, the right value.
         what: str, what the number is ("learning rate"), used in the message.
-        relative_tolerance: float, the accepted relative error, in (0, 1). Defaults to 1e-3.
+        significant_digits: int >= 1, the digits the lesson prints. Defaults to 3.
 
     Returns:
         `None` when right, otherwise the message.
 
     Raises:
-        ValueError: if `expected`, `what` or `relative_tolerance` is invalid (the exercise's
+        ValueError: if `expected`, `what` or `significant_digits` is invalid (the exercise's
             author passes them, not the learner).
 
     Example:
@@ -298,23 +380,26 @@ def number_feedback(
     "your step is '0.1' (a str); give a number."
     >>> number_feedback(0.2, expected=0.1, what="step")
     'your step is 0.2, which is too large.'
+    >>> number_feedback(1.4, expected=math.log(4), what="loss")
+    'your loss is 1.4, close but not precise enough: give 3 significant digits.'
     """
     expected = validation.check_number("expected", expected)
     what = validation.check_text("what", what)
-    relative_tolerance = validation.check_number(
-        "relative_tolerance",
-        relative_tolerance,
-        minimum=0,
-        maximum=1,
-        include_minimum=False,
-        include_maximum=False,
-    )
-    value = _as_one_number(answer)
+    significant_digits = validation.check_int("significant_digits", significant_digits, minimum=1)
+    value = as_number(answer)
     if value is None:
+        shape = getattr(answer, "shape", None) if isinstance(answer, np.ndarray) else None
+        if shape is not None:
+            return f"your {what} is {describe(answer)}; give one number."
         return f"your {what} is {describe(answer)} (a {type(answer).__name__}); give a number."
     if not math.isfinite(value):
         return f"your {what} is {value:g}; give a finite number."
-    if math.isclose(value, expected, rel_tol=relative_tolerance):
+    if matches_number(value, expected, significant_digits):
         return None
+    if significant_digits > 1 and matches_number(value, expected, significant_digits - 1):
+        return (
+            f"your {what} is {value:g}, close but not precise enough: "
+            f"give {significant_digits} significant digits."
+        )
     direction = "too large" if value > expected else "too small"
     return f"your {what} is {value:g}, which is {direction}."

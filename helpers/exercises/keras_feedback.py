@@ -105,6 +105,48 @@ def nested_model(model: keras.Model) -> keras.Model | None:
     return next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
 
 
+def leaf_layers(model: keras.Model) -> list[tuple[keras.layers.Layer, bool]]:
+    """Returns every layer inside `model`, nested models opened, with whether it really trains.
+
+    A layer trains when it and every model that holds it are trainable. Checks that inspect a
+    learner's model use this, so a BatchNormalization layer inside a nested base is seen as
+    well as one at the top.
+
+    Args:
+        model: keras.Model, the learner's model or base.
+
+    Returns:
+        A list of `(layer, trains)` pairs in depth-first order; nested models themselves are
+        not listed, their layers are.
+
+    Example:
+
+    >>> model, base_model = models.build_mobilenet_v2(2, image_size=32)
+    >>> model.trainable = True
+    >>> batch_norms = [
+    ...     trains
+    ...     for layer, trains in leaf_layers(model)
+    ...     if isinstance(layer, keras.layers.BatchNormalization)
+    ... ]
+    >>> len(batch_norms), all(batch_norms)
+    (52, True)
+    """
+    model = validation.check_instance("model", model, keras.Model, "a keras.Model")
+    found = []
+
+    def visit(layer: keras.layers.Layer, parents_train: bool) -> None:
+        trains = parents_train and bool(layer.trainable)
+        if isinstance(layer, keras.Model):
+            for inner in layer.layers:
+                visit(inner, trains)
+        else:
+            found.append((layer, trains))
+
+    for layer in model.layers:
+        visit(layer, bool(model.trainable))
+    return found
+
+
 def unfreeze_reference(base_model: keras.Model, top_layers: int | None = None) -> list[bool]:
     """Returns, per layer of `base_model`, whether `models.unfreeze` would make it trainable.
 

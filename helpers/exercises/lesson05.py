@@ -141,9 +141,7 @@ def fresh_head_loss_feedback(initial_loss: Any) -> str | None:
         for value, reason in INITIAL_LOSS_MISTAKES:
             if math.isclose(initial_loss, value, rel_tol=1e-2):
                 return f"your initial loss {float(initial_loss):g} {reason}."
-    return number_feedback(
-        initial_loss, expected=FRESH_HEAD_LOSS, what="initial loss", relative_tolerance=1e-2
-    )
+    return number_feedback(initial_loss, expected=FRESH_HEAD_LOSS, what="initial loss")
 
 
 def phase_two_rate_feedback(learning_rate: Any) -> str | None:

@@ -3,8 +3,9 @@
 Phase 1 trains the head at a usual learning rate (1e-3); without augmentation the frozen base gives
 the same features every epoch, so they are computed once (`head_training.pooled_features`). Phase 2
 unfreezes the base (BatchNormalization stays frozen, see `models.unfreeze`), recompiles with a fresh
-optimizer at a small learning rate (1e-5) and counts on. A `guards.DivergenceGuard` watches both
-phases: a rate far too high stops the run with an error naming that rate.
+optimizer at a tenth of the head's rate (1e-4, the course's phase-2 rule) and counts on. A
+`guards.DivergenceGuard` watches both phases: a rate far too high stops the run with an error
+naming that rate.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+# Adam's rate for a new head on a frozen base (lesson 03 measures it).
+HEAD_LEARNING_RATE = 1e-3
+# The phase-2 rule: a tenth of the head's rate, then confirm with a range test (lessons 04, 05).
+FINE_TUNE_LEARNING_RATE = HEAD_LEARNING_RATE / 10
+
+
 @dataclasses.dataclass
 class FineTuneHistory:
     """Per-epoch metrics of both phases; without validation data the `val_` lists stay empty."""
@@ -63,8 +70,8 @@ def fine_tune(
     validation_data: tf.data.Dataset | tuple[np.ndarray, np.ndarray] | None = None,
     head_epochs: int = 5,
     fine_tune_epochs: int = 5,
-    head_learning_rate: float | optimizers.Schedule = 1e-3,
-    fine_tune_learning_rate: float | optimizers.Schedule = 1e-5,
+    head_learning_rate: float | optimizers.Schedule = HEAD_LEARNING_RATE,
+    fine_tune_learning_rate: float | optimizers.Schedule = FINE_TUNE_LEARNING_RATE,
     optimizer: str = "adam",
     top_layers: int | None = None,
     augmentation: keras.layers.Layer | None = None,
@@ -92,7 +99,8 @@ def fine_tune(
         head_learning_rate: float > 0 or a Keras `LearningRateSchedule` (its step counts from 0 in
             each phase), phase 1's learning rate. Defaults to 1e-3.
         fine_tune_learning_rate: float > 0 or a schedule, phase 2's learning rate. Defaults to
-            1e-5.
+            1e-4, the course's phase-2 rule: a tenth of the head's rate, to be confirmed with a
+            range test on the unfrozen model (lessons 04 and 05 measure it).
         optimizer: str, `"adam"`, `"sgd"` (momentum 0.9) or `"rmsprop"`. Defaults to `"adam"`.
         top_layers: int or None, passed to `models.unfreeze`. Defaults to `None` (the whole base).
         augmentation: keras layer or None, applied to training images on the fly; without it

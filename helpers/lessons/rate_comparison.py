@@ -82,7 +82,7 @@ def compare(
     Example:
 
     >>> source_head = (np.zeros((1280, 6), "float32"), np.zeros(6, "float32"))
-    >>> data = target_task.prepare_data(2, 4, 6, image_size=32)
+    >>> data = target_task.prepare_data(2, test_count=4, source_count=6, image_size=32)
     >>> rows = compare(data, [1e-2], [3], 1, 1, source_head=source_head)
     phase 1: base features computed once and cached (no augmentation)
     >>> [row.label for row in rows]
