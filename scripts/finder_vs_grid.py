@@ -1,13 +1,14 @@
 """Compares the range test's rates with a grid search, both phases, 3 seeds (lesson 05 quotes it).
 
 On the offline default (the bundled base, the 4 target shape classes, 30 training images per
-class, a held-out set of 200), for each seed and phase it trains at every rate of a half-decade
-log grid, keeps the rate with the lowest held-out loss, runs the range test from the same starting
-point and trains once more at the valley rate. See `helpers/lessons/finder_check.py` for the
-procedure. Writes `data/finder_vs_grid.json` (lesson 05 and the README quote it) with its card
+class, a validation set and a test set of 200 each), for each seed and phase it trains at every
+rate of a half-decade log grid, keeps the rate with the lowest validation loss, reports test
+losses, runs the range test from the same starting point and trains once more at the valley
+rate. See `helpers/lessons/finder_check.py` for the procedure. Writes
+`data/finder_vs_grid.json` (lesson 05 and the README quote it) with its card
 `data/finder_vs_grid_card.md`, and prints the table.
 
-Usage (from the repository root; about 10 minutes on 2 CPU cores):
+Usage (from the repository root; the card records how long the stored run took):
     python scripts/finder_vs_grid.py
     python scripts/finder_vs_grid.py --seeds 0 --phases 1 --output /tmp/trial.json  # a quick trial
     python scripts/finder_vs_grid.py --card-only   # rewrite the card from the stored JSON
@@ -23,6 +24,7 @@ import pathlib
 import platform
 import sys
 import time
+from datetime import date
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -35,6 +37,7 @@ from helpers.lessons import course, finder_check, target_task  # noqa: E402
 
 SETTINGS = {
     "images_per_class": 30,
+    "validation_count": 200,
     "test_count": 200,
     "phase_one_epochs": 10,
     "head_epochs": 10,
@@ -44,23 +47,31 @@ CARD = """# Finder versus grid search: stored results of `scripts/finder_vs_grid
 
 Written by `scripts/finder_vs_grid.py` (`--card-only` rewrites this card from the JSON); do not
 edit by hand. `finder_vs_grid.json` holds, for each phase and seed, the grid of rates, the
-held-out loss after training at each, the grid-best rate, the range test's three suggestions and
-the held-out loss at the valley rate.
+validation and test losses after training at each, the grid-best rate (lowest validation loss),
+the range test's three suggestions and the validation and test losses at the valley rate.
 
 ## Procedure (`helpers/lessons/finder_check.py`)
-- Data: `target_task.prepare_data({images_per_class}, test_count={test_count}, seed=seed)`: the
-  bundled base's target task, {images_per_class} training images per class, {test_count} held-out
-  images; seeds 0, 1, 2.
-- Phase 1: a fresh head (Adam) on cached base features, {phase_one_epochs} epochs per grid rate,
-  grid 1e-5 .. 1 in half decades; the range test on a fresh head with the same seed.
-- Phase 2: a head trained {head_epochs} epochs at 1e-3, then the unfrozen base (BatchNormalization
-  frozen), {phase_two_epochs} epochs per grid rate, grid 1e-6 .. 1e-2 in half decades; the range
-  test on the same start.
-- Grid-best: the lowest held-out loss. Range test: 1e-7 to 10, 100 steps, batch 32, beta 0.98,
-  stop at 4x.
+- Data: `target_task.prepare_data({images_per_class}, validation_count={validation_count}, \
+test_count={test_count}, seed=seed)`:
+  the bundled base's target task, {images_per_class} training images per class, {validation_count} \
+validation images
+  to choose on, {test_count} test images to report on; seeds 0, 1, 2.
+- Phase 1: a fresh head (Adam) on cached base features, {phase_one_epochs} epochs per grid \
+rate, grid
+  1e-5 .. 1 in half decades; the range test on a fresh head with the same seed.
+- Phase 2: a head trained {head_epochs} epochs at 1e-3, then the unfrozen base \
+(BatchNormalization frozen),
+  {phase_two_epochs} epochs per grid rate, grid 1e-6 .. 1e-2 in half decades; the range test \
+on the same start.
+- Grid-best: the lowest validation loss; the table reports test losses (the run at the
+  grid-best rate and the run at the valley rate). Range test: 1e-7 to 10, 100 steps, batch 32,
+  beta 0.98, stop at 4x.
 
 ## Run
-- Machine: {machine}; {minutes} minutes.
+- Machine: {machine}.
+- Threads: {threads}.
+- Software: {software}.
+- Wall time: {minutes} minutes ({date}).
 
 ## Results
 ```
@@ -100,6 +111,7 @@ def compare(seeds: list[int], phases: list[int]) -> list[finder_check.Comparison
     for seed in seeds:
         data = target_task.prepare_data(
             SETTINGS["images_per_class"],
+            validation_count=SETTINGS["validation_count"],
             test_count=SETTINGS["test_count"],
             source_count=1,
             seed=seed,
@@ -131,10 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     course.setup()
     started = time.time()
     comparisons = compare(arguments.seeds, arguments.phases)
-    processor = platform.processor() or platform.machine()
     results = {
         "settings": SETTINGS,
-        "machine": f"{processor}, {os.cpu_count()} CPU cores, no GPU",
+        **describe_run(),
         "minutes": round((time.time() - started) / 60, 1),
         "comparisons": [dataclasses.asdict(comparison) for comparison in comparisons],
     }
@@ -144,13 +155,34 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {arguments.output} in {results['minutes']} minutes")
 
 
+def describe_run() -> dict[str, str]:
+    """The machine, TensorFlow's thread settings, the software versions and today's date."""
+    import keras
+    import tensorflow as tf
+
+    processor = platform.processor() or platform.machine()
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    threads = {
+        name: os.environ.get(name, "unset (default)")
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+    }
+    return {
+        "machine": f"{processor}, {os.cpu_count()} CPU cores, {gpus or 'no'} GPU",
+        "threads": ", ".join(f"{name}={value}" for name, value in threads.items()),
+        "software": (
+            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+            f"Keras {keras.__version__}"
+        ),
+        "date": date.today().isoformat(),
+    }
+
+
 def write_card(results_path: pathlib.Path) -> None:
     """Writes the card beside the results: how they were made, and their table."""
     results = json.loads(results_path.read_text())
     table = finder_check.format_table(finder_check.load_comparisons(results_path))
-    card = CARD.format(
-        **results["settings"], machine=results["machine"], minutes=results["minutes"], table=table
-    )
+    run = {key: results[key] for key in ("machine", "threads", "software", "minutes", "date")}
+    card = CARD.format(**results["settings"], **run, table=table)
     card_path = results_path.with_name(results_path.stem + "_card.md")
     card_path.write_text(card)
     print(f"wrote {card_path}")

@@ -189,3 +189,156 @@ def test_numpy_scalars_work_like_python_numbers():
     python = forgetting.source_accuracy(base, kernel, bias, images, labels, batch_size=4)
     numpy = forgetting.source_accuracy(base, kernel, bias, images, labels, np.int64(4))
     assert numpy == python
+
+
+# The update/weight ratio of one step -------------------------------------------------------------
+
+
+def dense_model(seed: int, optimizer: keras.optimizers.Optimizer) -> keras.Model:
+    """One Dense layer without bias, random weights: its gradient has a closed form."""
+    keras.utils.set_random_seed(seed)
+    layer = keras.layers.Dense(1, use_bias=False, name="dense")
+    model = keras.Sequential([keras.Input((5,)), layer])
+    model.compile(optimizer=optimizer, loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_update_ratio_of_an_sgd_step_is_rate_times_gradient_over_weights(seed):
+    model = dense_model(seed, keras.optimizers.SGD(learning_rate=0.05))
+    rng = np.random.default_rng(seed)
+    inputs, target = rng.normal(size=(1, 5)), rng.normal(size=(1, 1))
+    kernel = model.layers[0].get_weights()[0]
+    # loss = (inputs @ kernel - target) ** 2, so its gradient is 2 * inputs * residual.
+    gradient = 2 * inputs.T * (inputs @ kernel - target)
+    expected = 0.05 * np.linalg.norm(gradient) / np.linalg.norm(kernel)
+    recorder = forgetting.UpdateRatioRecorder(model, steps=1)
+    model.fit(inputs, target, batch_size=1, epochs=1, callbacks=[recorder], verbose=0)
+    assert recorder.mean_ratios()["dense"] == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_adams_first_step_moves_each_weight_by_its_rate_whatever_the_gradient(seed):
+    model = dense_model(seed, keras.optimizers.Adam(learning_rate=1e-3))
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(size=(1, 5)) * 10.0 ** rng.integers(-2, 3)  # gradients of any size
+    kernel = model.layers[0].get_weights()[0]
+    recorder = forgetting.UpdateRatioRecorder(model, steps=1)
+    model.fit(inputs, rng.normal(size=(1, 1)), epochs=1, callbacks=[recorder], verbose=0)
+    # Each weight moves by the rate: norm(step) = 1e-3 * sqrt(5), i.e. the rate / rms(weights).
+    root_mean_square = np.sqrt(np.mean(kernel**2))
+    assert recorder.mean_ratios()["dense"] == pytest.approx(1e-3 / root_mean_square, rel=1e-3)
+
+
+def test_update_ratio_recorder_keeps_only_the_first_steps_and_frozen_layers_record_zero():
+    model, base = tiny_model(0)
+    base.get_layer("conv").trainable = False
+    model.compile(
+        keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    recorder = forgetting.UpdateRatioRecorder(model, steps=3)
+    assert recorder.mean_ratios() == {}
+    rng = np.random.default_rng(0)
+    images, labels = preprocessed_images(0, 20), rng.integers(0, 3, 20)
+    model.fit(images, labels, batch_size=4, epochs=2, callbacks=[recorder], verbose=0)
+    assert len(recorder.ratios) == 3  # of 10 steps
+    means = recorder.mean_ratios()
+    assert means["conv"] == 0.0 and means["head"] > 0.0
+    assert means["head"] == pytest.approx(np.mean([step["head"] for step in recorder.ratios]))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"steps": 0}, "steps must be an int >= 1. Received: steps=0"),
+        ({"steps": 2.0}, "steps must be an int >= 1. Received: steps=2.0"),
+        ({"model": "model"}, "model must be a keras.Model. Received: model='model'"),
+    ],
+)
+def test_update_ratio_recorder_rejects_bad_arguments(arguments, message):
+    model, _ = tiny_model(0)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        forgetting.UpdateRatioRecorder(**{"model": model, **arguments})
+
+
+def test_update_ratio_recorder_accepts_a_numpy_step_count():
+    model, _ = tiny_model(0)
+    assert forgetting.UpdateRatioRecorder(model, steps=np.int64(2)).steps == 2
+
+
+# The gradient that reaches the base --------------------------------------------------------------
+
+
+def reference_gradient_norm(model, base, images, labels):
+    """The same gradient taken the plain way: the base unfrozen, tf.GradientTape on its weights."""
+    import tensorflow as tf
+
+    base.trainable = True
+    weights = [weight for weight in base.get_layer("conv").trainable_weights]
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        value = loss(labels, model(images, training=False))
+    gradients = tape.gradient(value, weights)
+    return float(np.sqrt(sum(np.sum(np.square(gradient)) for gradient in gradients)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_base_gradient_norm_matches_a_plain_gradient_tape_frozen_or_not(seed):
+    model, base = tiny_model(seed)
+    images = preprocessed_images(seed, 10)
+    labels = np.random.default_rng(seed).integers(0, 3, 10)
+    base.trainable = False
+    frozen = forgetting.base_gradient_norm(model, base, images, labels, batch_size=3)
+    expected = reference_gradient_norm(model, base, images, labels)
+    unfrozen = forgetting.base_gradient_norm(model, base, images, labels)
+    assert frozen == pytest.approx(expected, rel=1e-4) and unfrozen == pytest.approx(
+        expected, rel=1e-4
+    )
+    assert expected > 0
+
+
+def test_base_gradient_norm_is_zero_when_the_head_ignores_the_features():
+    model, base = tiny_model(0)
+    kernel, bias = model.get_layer("head").get_weights()
+    model.get_layer("head").set_weights([np.zeros_like(kernel), bias])
+    images, labels = preprocessed_images(0, 4), np.array([0, 1, 2, 0])
+    assert forgetting.base_gradient_norm(model, base, images, labels) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"labels": np.array([0, 1, 2, 3])}, "labels must be in [0, 3). Received: labels with"),
+        ({"labels": np.zeros(3, int)}, "labels must hold one label per example (4)."),
+        ({"images": np.zeros((4, 9, 9, 3))}, "images must have shape (n, 8, 8, 3)."),
+        ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
+        ({"base_model": None}, "base_model must be a keras.Model. Received: base_model=None"),
+    ],
+)
+def test_base_gradient_norm_rejects_bad_arguments(arguments, message):
+    model, base = tiny_model(0)
+    arguments = {
+        "model": model,
+        "base_model": base,
+        "images": np.zeros((4, 8, 8, 3)),
+        "labels": np.zeros(4, int),
+        **arguments,
+    }
+    with pytest.raises(ValueError, match=re.escape(message)):
+        forgetting.base_gradient_norm(**arguments)
+
+
+def test_plot_update_ratios_draws_each_run_and_the_rule_of_thumb():
+    figure, ax = plt.subplots()
+    runs = {"1e-4": {"a": 1e-3, "b": 0.0}, "1e-2": {"a": 0.1, "b": 0.2}}
+    assert forgetting.plot_update_ratios(runs, ax=ax) is ax
+    assert len(ax.lines) == 3 and ax.get_yscale() == "log"
+    assert ax.lines[2].get_ydata()[0] == forgetting.HEALTHY_UPDATE_RATIO == 1e-3
+    assert np.isnan(ax.lines[0].get_ydata()[1])  # a frozen layer's 0 is left out
+    message = (
+        "ratios_by_run must be a dict of UpdateRatioRecorder.mean_ratios. "
+        "Received: ratios_by_run=[0.1]"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        forgetting.plot_update_ratios([0.1], ax=ax)
+    plt.close(figure)

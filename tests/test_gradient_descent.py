@@ -1,14 +1,26 @@
-"""Gradient descent on quadratic bowls (lesson 01): closed forms, verdicts, Keras as the oracle."""
+"""Gradient descent on quadratic bowls (lesson 01): closed forms, verdicts, Keras as the oracle.
 
+The numbers lesson 01's markdown states are checked at the end: each test reads the sentence from
+the notebook and compares it with the runs.
+"""
+
+import pathlib
 import re
 import warnings
 
 import keras
+import nbformat
 import numpy as np
 import pytest
 
 from helpers.finetune import curve_diagnosis
-from helpers.lessons import gradient_descent
+from helpers.lessons import gradient_descent, lr_explorer
+
+LESSON = (
+    pathlib.Path(__file__).resolve().parents[1]
+    / "notebooks"
+    / ("01_what_a_learning_rate_does.ipynb")
+)
 
 CURVATURES = [0.5, 1.0, 4.0, 10.0]
 # The four runs of the lesson's notebook: curvature 2, start w = 1, 20 steps.
@@ -364,3 +376,134 @@ def test_on_the_lessons_bowl_0_21_diverges_with_sgd_but_not_with_momentum():
     assert gradient_descent.classify(sgd.losses, sgd.path) == "diverging"
     assert gradient_descent.classify(momentum.losses, momentum.path) != "diverging"
     assert 2 * (1 + gradient_descent.MOMENTUM) / max(bowl) == pytest.approx(0.38)
+
+
+def lesson_text(phrase: str) -> str:
+    """The one markdown cell of lesson 01 that contains `phrase`, with its lines joined."""
+    cells = nbformat.read(LESSON, as_version=4).cells
+    texts = [" ".join(cell.source.split()) for cell in cells if cell.cell_type == "markdown"]
+    found = [text for text in texts if phrase in text]
+    assert len(found) == 1, f"{len(found)} markdown cells of lesson 01 contain {phrase!r}"
+    return found[0]
+
+
+def number_after(text: str, pattern: str) -> float:
+    """The number that `pattern`'s group captures in `text` (it must occur)."""
+    match = re.search(pattern, text)
+    assert match, f"lesson 01 no longer says {pattern!r}"
+    return float(match.group(1))
+
+
+def test_lesson_01_states_the_rules_of_classify():
+    text = lesson_text("These four words are the course's verdicts")
+    assert number_after(text, r"still above (\d+)% of its start") == 100 * (
+        gradient_descent.SLOW_LOSS_RATIO
+    )
+    assert "the same bowl with four learning rates, 20 steps each" in text
+
+
+def test_lesson_01_reads_its_four_runs_as_the_runs_say():
+    text = lesson_text("`0.01` is too low")
+    losses = {
+        rate: gradient_descent.run(rate, [2.0], start=[1.0], steps=20).losses
+        for rate in LESSON_RUNS
+    }
+    assert "the loss keeps almost half its value" in text
+    assert 0.4 < losses[0.01][-1] / losses[0.01][0] < 0.5
+    growth = number_after(text, r"it multiplies the loss by more than (\d+)")
+    assert losses[1.1][-1] / losses[1.1][0] > growth
+
+
+def test_lesson_01s_shallow_axis_still_crawls_where_the_text_says():
+    text = lesson_text("the shallow axis crawls")
+    run = gradient_descent.run(
+        0.05, gradient_descent.ILL_CONDITIONED_CURVATURES, gradient_descent.ILL_CONDITIONED_START
+    )
+    assert round(run.path[-1, 0], 2) == number_after(text, r"still at `w\[0\] = (-?[\d.]+)`")
+    assert number_after(text, r"\(factor `\+([\d.]+)`\), the shallow") == 1 - 0.05 * 10.0
+    assert number_after(text, r"crawls \(factor `\+([\d.]+)`\)") == 1 - 0.05 * 1.0
+
+
+def test_lesson_01s_explorer_spans_the_slider_it_describes():
+    text = lesson_text("Drag the slider")
+    low = number_after(text, r"a log scale from ([\d.]+) to")
+    high = number_after(text, r"a log scale from [\d.]+ to (\d+)")
+    assert (low, high) == tuple(10.0**exponent for exponent in lr_explorer.SLIDER_EXPONENTS)
+
+
+def test_lesson_01s_three_optimizer_comparison_reads_the_runs_right():
+    """'its loss ends about 60 times lower' (59.1 measured) and Adam 'about 50 * 0.01 = 0.5'."""
+    text = lesson_text("Momentum moves fastest")
+    bowl = gradient_descent.ILL_CONDITIONED_CURVATURES
+    start = gradient_descent.ILL_CONDITIONED_START
+    runs = {
+        name: gradient_descent.run(0.01, bowl, start, optimizer=name)
+        for name in gradient_descent.OPTIMIZERS
+    }
+    ratio = runs["sgd"].losses[-1] / runs["momentum"].losses[-1]
+    assert number_after(text, r"ends about (\d+) times lower") == round(ratio, -1)
+    moved = np.abs(runs["adam"].path[-1] - runs["adam"].path[0])
+    assert "about `50 * 0.01 = 0.5`" in text
+    np.testing.assert_allclose(moved, 50 * 0.01, rtol=0.1)
+
+
+def test_lesson_01_reconciles_momentums_two_formulas_in_lesson_02s_words():
+    text = lesson_text("Two questions, two formulas")
+    momentum = gradient_descent.MOMENTUM
+    assert number_after(text, r"`([\d.]+) / curvature` for `m = 0.9`") == 2 * (1 + momentum)
+    assert number_after(text, r"`m = 0.9`, ([\d.]+) times plain SGD's") == pytest.approx(
+        1 + momentum
+    )
+    limit = number_after(text, r"its limit there is `([\d.]+)`")
+    assert limit == pytest.approx(
+        2 * (1 + momentum) / max(gradient_descent.ILL_CONDITIONED_CURVATURES)
+    )
+    assert number_after(text, r"`learning_rate \* \|g\| / \(1 - m\)`: (\d+) times") == (
+        pytest.approx(1 / (1 - momentum))
+    )
+    assert "a factor of 1.9 there and 10 on a steady slope" in text
+    # The same two questions, in lesson 02's words.
+    lesson_02 = pathlib.Path(LESSON).with_name("02_optimizers_and_learning_rates.ipynb")
+    lesson_02_text = " ".join(
+        " ".join(cell.source.split())
+        for cell in nbformat.read(lesson_02, as_version=4).cells
+        if cell.cell_type == "markdown"
+    )
+    for phrase in ["**on a steady slope**", "**diverges in a steep direction**", "1.9 times"]:
+        assert phrase in lesson_02_text
+
+
+def test_lesson_01s_closing_reasons_hold_for_adam_and_point_where_they_are_measured():
+    text = lesson_text("## Why fine-tuning uses a smaller learning rate")
+    assert "plain SGD's stability limit on a bowl" in text
+    assert "about `learning_rate * N`" in text and "Lesson 02 sets that against" in text
+    assert text.count("Lesson 04 measures") == 2
+    assert "a tenth of the head's learning rate" in text
+    # "Adam moves every weight by about the learning rate per step, whatever its gradient":
+    # within 4% for |g| from 1e-4 to 10 (Adam's epsilon, 1e-7, shrinks smaller gradients' steps).
+    # The bowl size / 2 * w**2 from w = 1 has the gradient ~size for 20 steps of 1e-3.
+    for size in [10.0, 1.0, 1e-2, 1e-4]:
+        path = gradient_descent.run(1e-3, [size], start=[1.0], steps=20, optimizer="adam").path
+        moves = np.abs(np.diff(path[:, 0]))
+        assert np.all((moves > 0.96e-3) & (moves <= 1e-3 * (1 + 1e-9))), size
+
+
+def test_lesson_01s_two_factors_of_opposite_sign_are_the_ones_the_text_names():
+    text = lesson_text("the same loss curve, one zigzagging and one not")
+    pattern = (
+        r"`learning_rate = ([\d.]+)` has factor `1 - ([\d.]+) = (-?[\d.]+)` and "
+        r"`learning_rate = ([\d.]+)` has `1 - ([\d.]+) = (-?[\d.]+)`"
+    )
+    match = re.search(pattern, text)
+    assert match, "lesson 01 no longer names the two factors"
+    zigzag_rate, zigzag_product, zigzag_factor, straight_rate, straight_product, straight_factor = (
+        float(value) for value in match.groups()
+    )
+    curvature = 2.0
+    assert zigzag_product == pytest.approx(zigzag_rate * curvature)
+    assert zigzag_factor == pytest.approx(1 - zigzag_rate * curvature)
+    assert straight_product == pytest.approx(straight_rate * curvature)
+    assert straight_factor == pytest.approx(1 - straight_rate * curvature) == -zigzag_factor
+    zigzag = gradient_descent.run(zigzag_rate, [curvature], start=[1.0], steps=20)
+    straight = gradient_descent.run(straight_rate, [curvature], start=[1.0], steps=20)
+    np.testing.assert_allclose(zigzag.losses, straight.losses, rtol=1e-12)

@@ -116,3 +116,61 @@ def test_plot_sweep_rejects_bad_arguments(arguments, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         head_sweep.plot_sweep(**{"results": results, "metric": "val_loss", **arguments})
     plt.close("all")
+
+
+def test_choose_learning_rate_takes_the_lowest_final_validation_loss():
+    results = {
+        0.1: {"val_loss": [0.2, 1.5]},  # lowest at its first epoch, but ends highest
+        0.01: {"val_loss": [0.9, 0.4]},
+        0.001: {"val_loss": [1.0, 0.4]},  # ties with 0.01: the first in order wins
+        np.float32(1e-4): {"val_loss": [1.2, 0.9]},
+    }
+    assert head_sweep.choose_learning_rate(results) == 0.01
+    assert head_sweep.choose_learning_rate({0.5: {"val_loss": [2.0]}}) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("results", "message"),
+    [
+        (
+            [0.1],
+            "results must be a dict (what sweep_learning_rates returns). Received: results=[0.1]",
+        ),
+        (
+            {},
+            "list(results) must be a list or tuple of at least 1 item. Received: list(results)=[]",
+        ),
+        (
+            {0.1: [0.5]},
+            "results[0.1] must be a history dict (what train_head returns). "
+            "Received: results[0.1]=[0.5]",
+        ),
+        (
+            {0.1: {"loss": [0.5]}},
+            "results[0.1]['val_loss'] must be a list or tuple of at least 1 item. "
+            "Received: results[0.1]['val_loss']=None",
+        ),
+    ],
+)
+def test_choose_learning_rate_rejects_what_is_no_sweep(results, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        head_sweep.choose_learning_rate(results)
+
+
+def test_score_on_test_trains_the_sweeps_head_again_and_scores_the_test_split():
+    train, validation, test = blobs(2), blobs(3), blobs(4)
+    results = head_sweep.sweep_learning_rates(train, validation, [1e-1, 1e-2], epochs=3, seed=5)
+    chosen = head_sweep.choose_learning_rate(results)
+    scores = head_sweep.score_on_test(train, test, chosen, epochs=3, seed=5)
+    # train_head is the oracle: the same head, scored on the test split after each epoch.
+    reference = head_training.train_head(train, test, learning_rate=chosen, epochs=3, seed=5)
+    assert scores == {"loss": reference["val_loss"][-1], "accuracy": reference["val_accuracy"][-1]}
+    # The split scored after each epoch does not change training: the sweep's head, step for step.
+    assert reference["loss"] == results[chosen]["loss"]
+    assert reference["accuracy"] == results[chosen]["accuracy"]
+
+
+def test_score_on_test_checks_its_arguments_through_train_head():
+    message = "learning_rate must be a positive, finite number"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        head_sweep.score_on_test(blobs(0), blobs(1), -1.0)

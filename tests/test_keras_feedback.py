@@ -114,3 +114,21 @@ def test_nested_model_finds_the_base_inside_a_model():
     model = keras.Sequential([keras.Input((8, 8, 3)), base_model, keras.layers.Flatten()])
     assert keras_feedback.nested_model(model) is base_model
     assert keras_feedback.nested_model(base_model) is None
+
+
+def test_single_output_shape_names_one_output_and_gives_none_otherwise():
+    inputs = keras.Input((4,))
+    one = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    two = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)])
+    assert keras_feedback.single_output_shape(one) == (None, 2)
+    assert keras_feedback.single_output_shape(two) is None  # Keras gives a list of shapes
+    assert keras_feedback.single_output_shape(keras.Sequential([keras.layers.Dense(3)])) is None
+    assert keras_feedback.single_output_shape(keras.Sequential()) is None
+    base_model = small_base()
+    assert keras_feedback.single_output_shape(base_model) == (None, 4, 4, 2)
+
+
+def test_single_output_shape_needs_a_model():
+    message = "model must be a keras.Model. Received: model=None"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        keras_feedback.single_output_shape(None)

@@ -1,8 +1,10 @@
 """A logits head's loss: from_logits=False reports a different, wrong loss; numpy is the oracle."""
 
+import pathlib
 import re
 
 import keras
+import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -29,6 +31,21 @@ def clipped_probability_loss(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def test_the_epsilon_oracle_matches_keras():
     assert keras.backend.epsilon() == EPSILON
+
+
+def test_lesson_02_names_kerass_clip_and_the_outcome_of_training_with_each_loss():
+    """The clip is Keras's epsilon; the training claim is `test_training_with_the_wrong_loss...`."""
+    lesson = (
+        pathlib.Path(__file__).resolve().parents[1]
+        / "notebooks"
+        / ("02_optimizers_and_learning_rates.ipynb")
+    )
+    cells = nbformat.read(lesson, as_version=4).cells
+    text = " ".join(" ".join(cell.source.split()) for cell in cells if cell.cell_type == "markdown")
+    clip = re.search(r"clips each into `\[([\d.e-]+), 1 - ([\d.e-]+)\]`", text)
+    assert clip and {float(value) for value in clip.groups()} == {keras.backend.epsilon()}
+    assert "counts as probability 1e-7" in text and keras.backend.epsilon() == 1e-7
+    assert "ends with a higher cross-entropy and a lower accuracy" in text
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])

@@ -24,7 +24,12 @@ def constant_source_head(predicted_class: int) -> tuple[np.ndarray, np.ndarray]:
 
 def tiny_data(seed: int) -> target_task.TaskData:
     return target_task.prepare_data(
-        images_per_class=2, test_count=6, source_count=12, image_size=SIZE, seed=seed
+        images_per_class=2,
+        validation_count=5,
+        test_count=6,
+        source_count=12,
+        image_size=SIZE,
+        seed=seed,
     )
 
 
@@ -65,8 +70,10 @@ def test_compare_measures_a_run_against_the_head_it_started_from(seed):
     # the labels.
     share = float(np.mean(data.source_test[1] == seed))
     assert [row.source_accuracy for row in rows] == pytest.approx([share, share])
-    for row in rows:  # accuracy over 6 test images: a multiple of 1/6
+    for row in rows:  # accuracy over 6 test and 5 validation images: multiples of 1/6 and 1/5
         assert row.target_accuracy * 6 == pytest.approx(round(row.target_accuracy * 6))
+        assert row.validation_accuracy * 5 == pytest.approx(round(row.validation_accuracy * 5))
+        assert row.validation_loss > 0
     base = keras.applications.MobileNetV2(
         input_shape=(SIZE, SIZE, 3), alpha=0.35, include_top=False, weights=None
     )
@@ -79,6 +86,9 @@ def test_compare_measures_a_run_against_the_head_it_started_from(seed):
     # With the top 3 layers unfrozen, only Conv_1 has weights that may move.
     assert [name for name, drift in rows[1].layer_drift.items() if drift > 0] == ["Conv_1"]
     assert rows[1].overall_drift > 0
+    # Its update/weight ratio per step is recorded for the same layers; phase 1 records none.
+    assert list(rows[1].update_ratios) == expected and rows[0].update_ratios == {}
+    assert [name for name, ratio in rows[1].update_ratios.items() if ratio > 0] == ["Conv_1"]
     assert (
         not tf.config.functions_run_eagerly()
     )  # the short fit ran eagerly, and the setting is restored
@@ -190,23 +200,30 @@ def test_from_scratch_rejects_bad_arguments(arguments, message):
         rate_comparison.from_scratch(**{"data": tiny_data(0), "epochs": 1, **arguments})
 
 
-def outcome(label, learning_rate, target, source, drift):
+def outcome(label, learning_rate, target, source, drift, validation_loss=0.5):
     return rate_comparison.Outcome(
-        label, learning_rate, target, source, drift, {"a": drift, "b": drift / 2}
+        label,
+        learning_rate,
+        target,
+        source,
+        drift,
+        {"a": drift, "b": drift / 2},
+        validation_accuracy=target,
+        validation_loss=validation_loss,
     )
 
 
 def test_format_table_prints_dashes_for_what_from_scratch_cannot_measure():
     table = rate_comparison.format_table(
         [
-            outcome("1e-05", 1e-5, 0.8, 0.99, 0.00061),
-            outcome("from scratch", None, 0.27, math.nan, math.nan),
+            outcome("1e-05", 1e-5, 0.8, 0.99, 0.00061, validation_loss=0.5814),
+            outcome("from scratch", None, 0.27, math.nan, math.nan, validation_loss=1.38),
         ]
     )
     assert table.splitlines() == [
-        "run                 target  source    drift",
-        "1e-05                 0.80    0.99   0.0006",
-        "from scratch          0.27       -        -",
+        "run                 val loss  val acc  test acc  source    drift",
+        "1e-05                  0.581     0.80      0.80    0.99   0.0006",
+        "from scratch           1.380     0.27      0.27       -        -",
     ]
 
 
@@ -220,20 +237,38 @@ def test_plot_comparison_draws_rates_as_points_and_references_as_lines():
     figure, axes = plt.subplots(1, 3)
     returned = rate_comparison.plot_comparison(rows, axes=axes)
     assert list(returned) == list(axes)
-    target_lines = axes[0].get_lines()
-    assert target_lines[0].get_xdata().tolist() == [1e-2, 1e-5]
-    assert target_lines[0].get_ydata().tolist() == [0.25, 0.8]
-    assert [line.get_ydata()[0] for line in target_lines[1:]] == [
-        0.79,
-        0.27,
-    ]  # head only, from scratch
-    source_references = [
-        line.get_ydata()[0] for line in axes[1].get_lines()[2:]
-    ]  # after chance and the points
-    assert axes[1].get_lines()[0].get_ydata()[0] == pytest.approx(1 / 6) and source_references == [
-        0.99
-    ]
+    points = axes[0].containers[0].lines[0]
+    assert points.get_xdata().tolist() == [1e-2, 1e-5]
+    assert points.get_ydata().tolist() == [0.25, 0.8]
+    references = [line for line in axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_ydata()[0] for line in references] == [0.79, 0.27]  # head only, scratch
+    assert axes[1].get_lines()[0].get_ydata()[0] == pytest.approx(1 / 6)  # chance
+    source_references = [line for line in axes[1].get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_ydata()[0] for line in source_references] == [0.99]
     assert len(axes[2].get_lines()) == 2 and axes[0].get_xscale() == "log"
+    plt.close(figure)
+
+
+def test_plot_comparison_draws_the_mean_and_range_over_seeds_and_the_live_run():
+    seeds = [
+        [outcome("head only", None, head, 0.99, 0.0), outcome("0.01", 1e-2, target, 0.2, drift)]
+        for head, target, drift in ((0.7, 0.3, 0.2), (0.8, 0.2, 0.4), (0.9, 0.7, 0.3))
+    ]
+    rows = [row for seed_rows in seeds for row in seed_rows]
+    live = [outcome("0.01 (diverged)", 1e-2, 0.25, 0.17, 0.5)]
+    figure, axes = plt.subplots(1, 3)
+    rate_comparison.plot_comparison(rows, axes=axes, live=live)
+    container = axes[0].containers[0]
+    assert container.lines[0].get_ydata().tolist() == pytest.approx([0.4])  # the mean
+    caps = sorted(line.get_ydata()[0] for line in container.lines[1])
+    assert caps == pytest.approx([0.2, 0.7])  # min and max over the seeds
+    assert "3 seeds" in container.get_label()
+    band = axes[0].patches[0]  # head only: shaded from 0.7 to 0.9
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((0.7, 0.9))
+    crosses = [line for line in axes[0].get_lines() if line.get_label() == "this run"]
+    assert crosses[0].get_ydata().tolist() == [0.25]
+    drift_line = axes[2].get_lines()[0]  # per layer, the mean over seeds
+    assert drift_line.get_ydata().tolist() == pytest.approx([0.3, 0.15])
     plt.close(figure)
 
 
@@ -263,3 +298,93 @@ def test_format_table_and_plot_comparison_reject_what_is_not_a_list_of_outcomes(
         rate_comparison.format_table(outcomes)
     with pytest.raises(ValueError, match=re.escape(message)):
         rate_comparison.plot_comparison(outcomes)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rate_comparison.format_update_ratios(outcomes)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rate_comparison.best_by_validation(outcomes)
+
+
+# Choosing on validation, budgets, update ratios, stored results ---------------------------------
+
+
+def test_best_by_validation_chooses_the_lowest_validation_loss_not_the_best_test_accuracy():
+    rows = [
+        outcome("head only", None, 0.79, 0.99, 0.0, validation_loss=0.3),
+        outcome("0.001", 1e-3, 0.95, 0.6, 0.03, validation_loss=0.6),
+        outcome("0.0001", 1e-4, 0.84, 0.99, 0.005, validation_loss=0.45),
+    ]
+    assert rate_comparison.best_by_validation(rows).label == "0.0001"
+    message = (
+        "outcomes with a learning_rate must be a list or tuple of at least 1 item. "
+        "Received: outcomes with a learning_rate=[]"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rate_comparison.best_by_validation(rows[:1])
+
+
+@pytest.mark.parametrize(
+    ("images_per_class", "epochs", "steps"), [(30, 15, 60), (30, 10, 40), (4, 1, 1), (9, 2, 4)]
+)
+def test_optimizer_steps_counts_batches_of_32(images_per_class, epochs, steps):
+    data = target_task.prepare_data(images_per_class, 1, 1, 1, image_size=SIZE)
+    assert rate_comparison.optimizer_steps(data, epochs) == steps
+    assert rate_comparison.optimizer_steps(data, np.int64(epochs)) == steps
+
+
+def test_typical_update_ratio_and_its_table():
+    row = rate_comparison.Outcome(
+        "0.0001", 1e-4, 0.8, 0.99, 0.005, {}, update_ratios={"a": 5e-4, "b": 2e-3, "c": 0.0}
+    )
+    assert rate_comparison.typical_update_ratio(row) == pytest.approx(1.25e-3)  # 0 left out
+    row.update_ratios["d"] = 1.5e-3  # now the middle one of three
+    head = rate_comparison.Outcome("head only", None, 0.8, 0.99, 0.0, {})
+    assert math.isnan(rate_comparison.typical_update_ratio(head))
+    assert rate_comparison.format_update_ratios([head, row]).splitlines() == [
+        "run                 median layer    lowest   highest",
+        "0.0001                   1.5e-03   5.0e-04   2.0e-03",
+    ]
+
+
+def test_head_gradients_and_a_run_without_phase_one_on_a_tiny_task():
+    data = tiny_data(0)
+    gradients = rate_comparison.head_gradients(data, head_epochs=1)
+    assert gradients.fresh > 0 and gradients.trained > 0
+    head = constant_source_head(predicted_class=1)
+    row = rate_comparison.without_phase_one(data, epochs=1, source_head=head)
+    assert row.label == "no phase 1, 0.0001" and row.learning_rate == 1e-4
+    assert row.overall_drift > 0 and row.update_ratios
+    assert row.source_accuracy == pytest.approx(float(np.mean(data.source_test[1] == 1)))
+
+
+@pytest.mark.parametrize(
+    ("function", "arguments", "message"),
+    [
+        (
+            "head_gradients",
+            {"head_epochs": 0},
+            "head_epochs must be an int >= 1. Received: head_epochs=0",
+        ),
+        (
+            "head_gradients",
+            {"head_epochs": 1, "seed": -1},
+            "seed must be an int >= 0. Received: seed=-1",
+        ),
+        ("without_phase_one", {"epochs": 0}, "epochs must be an int >= 1. Received: epochs=0"),
+        (
+            "without_phase_one",
+            {"epochs": 1, "learning_rate": 0.0},
+            "learning_rate must be a positive, finite number. Received: learning_rate=0.0",
+        ),
+        ("optimizer_steps", {"epochs": -1}, "epochs must be an int >= 0. Received: epochs=-1"),
+    ],
+)
+def test_new_measurements_reject_bad_arguments(function, arguments, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        getattr(rate_comparison, function)(tiny_data(0), **arguments)
+
+
+def test_mean_and_range_is_all_nan_when_a_run_cannot_measure_a_number():
+    assert rate_comparison.mean_and_range([0.2, 0.4, np.float32(0.3)]) == pytest.approx(
+        (0.3, 0.2, 0.4)
+    )
+    assert all(math.isnan(value) for value in rate_comparison.mean_and_range([0.2, math.nan]))

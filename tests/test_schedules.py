@@ -226,6 +226,27 @@ def test_keras_tensorboard_alone_restarts_its_steps(tmp_path, read_scalars):
     assert sorted(read_scalars(tmp_path / "train")["batch_loss"]) == [1, 2]
 
 
+def test_rates_at_reads_chosen_steps_of_the_closed_form_and_agrees_with_learning_rates():
+    schedule = schedules.warmup_cosine(1e-3, 100, 10)
+    steps = [0, 5, 10, 55, 99, 100, 150]
+    expected = warmup_cosine_reference(1e-3, 100, 10, 0.0, 0.0, 151)[steps]
+    # float32 arithmetic: about 1e-7 of the peak
+    np.testing.assert_allclose(schedules.rates_at(schedule, steps), expected, rtol=1e-6, atol=1e-10)
+    assert (
+        schedules.rates_at(schedule, list(range(12))).tolist()
+        == schedules.learning_rates(schedule, 12).tolist()
+    )
+    assert schedules.rates_at(schedule, (np.int64(10),)).tolist() == [pytest.approx(1e-3)]
+
+
+def test_rates_at_raises_what_the_schedule_raises_when_called():
+    # Lesson 02's pitfall: the int 0 as a warmup's start makes Keras compute in ints, and the
+    # schedule raises only when called (q4 of lesson 05 turns this into feedback).
+    int_start = keras.optimizers.schedules.CosineDecay(0, 100, warmup_target=1e-3, warmup_steps=10)
+    with pytest.raises(TypeError):
+        schedules.rates_at(int_start, [0, 50])
+
+
 def received(name, value) -> str:
     return f"Received: {name}={value!r}"
 
@@ -305,6 +326,14 @@ def received(name, value) -> str:
         (
             lambda: schedules.learning_rates(schedules.OneCycle(1e-3, 10), 0),
             "num_steps must be an int >= 1. Received: num_steps=0",
+        ),
+        (
+            lambda: schedules.rates_at(schedules.OneCycle(1e-3, 10), []),
+            "steps must be a list or tuple of at least 1 item. Received: steps=[]",
+        ),
+        (
+            lambda: schedules.rates_at(schedules.OneCycle(1e-3, 10), [0, -1]),
+            "steps[1] must be an int >= 0. Received: steps[1]=-1",
         ),
         (
             lambda: schedules.plot_schedule(schedules.OneCycle(1e-3, 10), 5, log_scale="yes"),

@@ -621,7 +621,7 @@ def test_a_schedule_runs_phase_one_step_by_step_and_labels_the_plot(tmp_path, ca
     figure, ax = plt.subplots()
     two_phase.plot_history(history, ax=ax)
     labels = [text.get_text().strip() for text in ax.texts]
-    assert labels == ["head, lr CosineDecay", "fine-tune, lr 1e-05"]
+    assert labels == ["head, lr CosineDecay", "fine-tune, lr 0.0001"]
     plt.close(figure)
 
 

@@ -105,6 +105,38 @@ def nested_model(model: keras.Model) -> keras.Model | None:
     return next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
 
 
+def single_output_shape(model: keras.Model) -> tuple[int | None, ...] | None:
+    """Returns the output shape of a built model with one output, else `None`.
+
+    A learner's model may be unbuilt (a `Sequential` without an `Input`) or have several
+    outputs; both give `None` instead of Keras's `AttributeError`, so a check can name them.
+
+    Args:
+        model: keras.Model, the learner's model.
+
+    Returns:
+        A tuple such as `(None, 4)`, or `None`.
+
+    Raises:
+        ValueError: if `model` is not a keras.Model (the exercise's author passes it).
+
+    Example:
+
+    >>> single_output_shape(keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)]))
+    (None, 4)
+    >>> single_output_shape(keras.Sequential([keras.layers.Dense(4)])) is None
+    True
+    """
+    model = validation.check_instance("model", model, keras.Model, "a keras.Model")
+    if not model.built:
+        return None
+    shape = model.output_shape
+    is_one_shape = isinstance(shape, tuple) and all(
+        size is None or isinstance(size, int) for size in shape
+    )
+    return shape if is_one_shape else None
+
+
 def leaf_layers(model: keras.Model) -> list[tuple[keras.layers.Layer, bool]]:
     """Returns every layer inside `model`, nested models opened, with whether it really trains.
 

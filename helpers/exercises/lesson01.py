@@ -1,5 +1,8 @@
 """Exercises for lesson 01, what a learning rate does: thresholds, one-step rates, reading curves.
 
+Numbers are accepted as the lesson prints its rates and factors, to `SIGNIFICANT_DIGITS` digits
+(`core.number_feedback`): `0.67` for 2 / 3. Question 5 is graded against the learner's own runs.
+
 Example:
 
 >>> print(q1.check(2 / 4))
@@ -8,13 +11,15 @@ Correct! Gradient descent on this bowl converges for learning rates between 0 an
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from helpers.exercises.core import Question, describe, number_feedback
-from helpers.finetune import validation
+import numpy as np
+
+from helpers.exercises.core import Question, describe, matches_number, number_feedback
 from helpers.lessons import gradient_descent
 
+# The lesson prints learning rates and factors to 2 significant digits ("0.99", "+0.95").
+SIGNIFICANT_DIGITS = 2
 Q1_CURVATURE = 4.0  # the bowl of q1 and q2: loss(w) = 4 / 2 * w**2
 Q4_CURVATURES = (3.0, 0.5)  # the 2-D bowl of q4: steep axis first, so "take the last one" is wrong
 # q3's runs, by name: (learning_rate, optimizer) on the bowl 2 / 2 * w**2, 40 steps from w = 1.
@@ -25,6 +30,13 @@ DIAGNOSIS_RUNS = {
     "D": (0.2, "sgd"),
 }
 DIAGNOSIS_ANSWER = {"A": "too high", "B": "too low", "C": "diverging", "D": "healthy"}
+# q5: the learner runs every rate on this bowl and picks from the runs. Steep axis 4, so rates
+# above 1 / 4 zigzag and above 2 / 4 diverge; the lowest loss of all belongs to a zigzagging run.
+Q5_CURVATURES = (0.5, 4.0)
+Q5_START = (-4.0, 1.0)
+Q5_STEPS = 40
+Q5_RATES = (0.03, 0.08, 0.15, 0.22, 0.28, 0.4, 0.55)
+ZIGZAG_VERDICTS = ("too high", "diverging")  # runs that overshoot the minimum or blow up
 # What a curve with each verdict looks like, without naming the verdict.
 _CLUES = {
     "too low": "its loss still sits close to where it started after all the steps",
@@ -55,8 +67,8 @@ def diagnosis_curves() -> dict[str, list[float]]:
 
 
 def _is_close(answer: Any, value: float) -> bool:
-    """Whether `answer` is a number within 0.1% of `value` (the tolerance of `number_feedback`)."""
-    return validation.is_number(answer) and math.isclose(answer, value, rel_tol=1e-3)
+    """Whether `answer` is `value` as the lesson prints it: the policy of `number_feedback`."""
+    return matches_number(answer, value, SIGNIFICANT_DIGITS)
 
 
 def threshold_feedback(answer: Any) -> str | None:
@@ -80,7 +92,9 @@ def threshold_feedback(answer: Any) -> str | None:
             f"your threshold is {describe(answer)}: you multiplied by the curvature; "
             "the threshold divides by it."
         )
-    return number_feedback(answer, expected=2 / Q1_CURVATURE, what="threshold")
+    return number_feedback(
+        answer, expected=2 / Q1_CURVATURE, what="threshold", significant_digits=SIGNIFICANT_DIGITS
+    )
 
 
 def one_step_rate_feedback(answer: Any) -> str | None:
@@ -103,7 +117,12 @@ def one_step_rate_feedback(answer: Any) -> str | None:
             f"your learning rate is {describe(answer)}, the curvature itself: one step multiplies "
             "w by 1 - 4 * 4 = -15."
         )
-    return number_feedback(answer, expected=1 / Q1_CURVATURE, what="learning rate")
+    return number_feedback(
+        answer,
+        expected=1 / Q1_CURVATURE,
+        what="learning rate",
+        significant_digits=SIGNIFICANT_DIGITS,
+    )
 
 
 def diagnosis_feedback(answer: Any) -> str | None:
@@ -153,8 +172,8 @@ def two_axis_threshold_feedback(answer: Any) -> str | None:
 
     Example:
 
-    >>> two_axis_threshold_feedback(2 / 3) is None
-    True
+    >>> two_axis_threshold_feedback(2 / 3) is None, two_axis_threshold_feedback(0.67) is None
+    (True, True)
     """
     steep = max(Q4_CURVATURES)
     shallow = min(Q4_CURVATURES)
@@ -168,7 +187,110 @@ def two_axis_threshold_feedback(answer: Any) -> str | None:
             f"your learning rate is {describe(answer)}, which is 1 / {steep:g}: it lands the steep "
             "axis on its minimum in one step, and larger rates still converge."
         )
-    return number_feedback(answer, expected=2 / steep, what="learning rate")
+    return number_feedback(
+        answer, expected=2 / steep, what="learning rate", significant_digits=SIGNIFICANT_DIGITS
+    )
+
+
+def run_check_feedback(rate: float, run: Any) -> str | None:
+    """Returns `None` if `run` is a q5 run at `rate`, else what is wrong with it (q5's helper).
+
+    A q5 run comes from `gradient_descent.run(rate, Q5_CURVATURES, Q5_START, steps=Q5_STEPS)`:
+    its path has `Q5_STEPS + 1` points, starts at `Q5_START` and its losses are the bowl's.
+
+    Example:
+
+    >>> print(run_check_feedback(0.1, gradient_descent.run(0.1, Q5_CURVATURES, Q5_START)))
+    your run at 0.1 has 50 steps; run 40 (steps=exercises.Q5_STEPS).
+    """
+    if not isinstance(run, gradient_descent.Trajectory):
+        return f"your run at {rate:g} is {describe(run)}; give what gradient_descent.run returns."
+    path = np.asarray(run.path)
+    if path.ndim != 2 or path.shape[1] != len(Q5_CURVATURES) or len(run.losses) != len(path):
+        return f"your run at {rate:g} has a path of shape {path.shape}; run it on the 2-D bowl."
+    if len(path) != Q5_STEPS + 1:
+        return (
+            f"your run at {rate:g} has {len(path) - 1} steps; "
+            f"run {Q5_STEPS} (steps=exercises.Q5_STEPS)."
+        )
+    if not np.allclose(path[0], Q5_START):
+        return f"your run at {rate:g} starts at {path[0].tolist()}; start at exercises.Q5_START."
+    with np.errstate(over="ignore", invalid="ignore"):
+        bowl_losses = gradient_descent.loss(path, Q5_CURVATURES)
+        on_the_bowl = np.allclose(run.losses, bowl_losses, rtol=1e-9, equal_nan=True)
+    if not on_the_bowl:
+        return (
+            f"your run at {rate:g} is not on the bowl exercises.Q5_CURVATURES; "
+            "pass curvatures=exercises.Q5_CURVATURES."
+        )
+    return None
+
+
+def measured_pick_feedback(answer: Any) -> str | None:
+    """q5: `(runs, pick)`, the non-zigzagging rate with the lowest final loss in the learner's runs.
+
+    `runs` maps each rate of `Q5_RATES` to its run on the bowl `Q5_CURVATURES`. The verdicts and
+    losses come from those runs, the learner's own measurement: `gradient_descent.classify`
+    reads each one, and the pick must be the run with the lowest final loss among those that
+    neither zigzag nor diverge.
+
+    Returns `None` for the right answer, otherwise what is wrong with it.
+
+    Example:
+
+    >>> runs = {
+    ...     rate: gradient_descent.run(rate, Q5_CURVATURES, Q5_START, steps=Q5_STEPS)
+    ...     for rate in Q5_RATES
+    ... }
+    >>> print(measured_pick_feedback((runs, 0.4)))  # doctest: +NORMALIZE_WHITESPACE
+    your pick 0.4 zigzags: gradient_descent.classify calls its run 'too high'. Pick among the
+    runs that do not zigzag.
+    """
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        return f"your answer is {describe(answer)}; pass (runs, pick)."
+    runs, pick = answer
+    if not isinstance(runs, dict):
+        return (
+            f"your runs is {describe(runs)}; give a dict mapping each rate of "
+            "exercises.Q5_RATES to gradient_descent.run(rate, ...)."
+        )
+    rates = {}
+    for key in runs:
+        rate = next((rate for rate in Q5_RATES if matches_number(key, rate)), None)
+        if rate is None:
+            return f"your runs has the key {describe(key)}, which is not one of exercises.Q5_RATES."
+        rates[rate] = runs[key]
+    missing = [rate for rate in Q5_RATES if rate not in rates]
+    if missing:
+        missing_rates = ", ".join(f"{rate:g}" for rate in missing)
+        return f"your runs has no run at {missing_rates}; run every rate of exercises.Q5_RATES."
+    for rate, run in rates.items():
+        problem = run_check_feedback(rate, run)
+        if problem:
+            return problem
+    picked = next((rate for rate in Q5_RATES if matches_number(pick, rate)), None)
+    if picked is None:
+        return f"your pick is {describe(pick)}, which is not one of the rates you ran."
+    verdicts = {
+        rate: gradient_descent.classify(run.losses, run.path) for rate, run in rates.items()
+    }
+    if verdicts[picked] in ZIGZAG_VERDICTS:
+        return (
+            f"your pick {picked:g} zigzags: gradient_descent.classify calls its run "
+            f"{verdicts[picked]!r}. Pick among the runs that do not zigzag."
+        )
+    final_losses = {
+        rate: float(run.losses[-1])
+        for rate, run in rates.items()
+        if verdicts[rate] not in ZIGZAG_VERDICTS
+    }
+    best = min(final_losses, key=final_losses.get)
+    if final_losses[picked] > final_losses[best]:
+        return (
+            f"your pick {picked:g} ends at loss {final_losses[picked]:.3g}, but another run that "
+            "does not zigzag ends lower."
+        )
+    return None
 
 
 q1 = Question(
@@ -237,4 +359,36 @@ q4 = Question(
         "largest_stable_rate = 2 / 3.0  # or gradient_descent.divergence_threshold([3.0, 0.5])"
     ),
     explanation="One steep direction caps the learning rate for the whole model.",
+)
+
+q5 = Question(
+    name="q5",
+    prompt=(
+        "Run gradient_descent.run for every rate of exercises.Q5_RATES on the bowl "
+        "exercises.Q5_CURVATURES from exercises.Q5_START for exercises.Q5_STEPS steps. Among the "
+        "runs that do not zigzag or diverge, which rate reaches the lowest loss? Pass (runs, pick)."
+    ),
+    answer_feedback=measured_pick_feedback,
+    hints=[
+        "Keep the runs in a dict {rate: run}; gradient_descent.classify(run.losses, run.path) "
+        "gives each run's verdict.",
+        "Drop the runs that are 'too high' or 'diverging', then compare run.losses[-1].",
+    ],
+    solution=(
+        "runs = {\n"
+        "    rate: gradient_descent.run(\n"
+        "        rate, exercises.Q5_CURVATURES, exercises.Q5_START, steps=exercises.Q5_STEPS\n"
+        "    )\n"
+        "    for rate in exercises.Q5_RATES\n"
+        "}\n"
+        "verdicts = {rate: gradient_descent.classify(run.losses, run.path) "
+        "for rate, run in runs.items()}\n"
+        "steady = [rate for rate in runs if verdicts[rate] in ('too low', 'healthy')]\n"
+        "pick = min(steady, key=lambda rate: runs[rate].losses[-1])"
+    ),
+    explanation=(
+        "The best such rate sits just below 1 / (steepest curvature): faster rates overshoot "
+        "the steep axis. The lowest loss of all belongs to a zigzagging run, not far below "
+        "where the steep axis diverges (2 / 4)."
+    ),
 )

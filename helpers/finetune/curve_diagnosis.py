@@ -330,7 +330,9 @@ def diagnose_history(history: object, num_classes: int | None = None) -> Diagnos
 def expected_initial_loss(num_classes: int) -> float:
     """Returns `ln(num_classes)`: the loss of a head giving every class `1 / num_classes`.
 
-    A freshly initialised head is close to that: its logits are small and nearly equal.
+    A freshly initialised head with small weights is close to that: its logits are small and
+    nearly equal. It fails otherwise: a reused head, a large initialisation or features of large
+    magnitude give large, unequal logits and start higher (`initial_loss_warning` flags it).
 
     Args:
         num_classes: int >= 2, the number of classes.

@@ -1,10 +1,15 @@
-"""Weight drift and source accuracy: how far a base moved, and what it forgot (lessons 03-04).
+"""Weight drift and source accuracy: how far a base moves, and what it forgets (lessons 03-04).
 
-Two measurements:
+Four measurements:
 
 - **Weight drift** per layer: `norm(weights_after - weights_before) / norm(weights_before)` over a
   layer's trainable weights, against a snapshot taken before fine-tuning. A frozen layer has drift
   exactly 0.
+- **Update/weight ratio** per layer: the same ratio for a single optimizer step
+  (`UpdateRatioRecorder`). A common rule of thumb (Stanford's CS231n notes) puts a healthy ratio
+  near 1e-3: far below, the layer barely learns; far above, it is being overwritten.
+- **Gradient into the base** (`base_gradient_norm`): how hard the loss pulls on the base's
+  weights. A fresh, untrained head pulls differently from a trained one; lesson 04 measures it.
 - **Source accuracy retained**: the fine-tuned base with the original *source* head put back,
   scored on the source task. A base that kept its pretrained features still solves the task it was
   pretrained on; a base moved too far by a large learning rate does not.
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from helpers.finetune import head_training, validation
 
@@ -29,6 +35,8 @@ WeightSnapshot = dict[str, list[np.ndarray]]
 # BatchNorm statistics: updated by forward passes, not by the optimizer.
 _STATISTICS = ("moving_mean", "moving_variance")
 SNAPSHOT_WANTED = "a snapshot of this model (forgetting.snapshot(model), taken before training)"
+# CS231n's rule of thumb for the update/weight ratio of one step (lesson 04 draws it).
+HEALTHY_UPDATE_RATIO = 1e-3
 
 
 def snapshot(model: keras.Model) -> WeightSnapshot:
@@ -278,6 +286,128 @@ def source_accuracy(
     return float(np.mean(predictions == labels))
 
 
+class UpdateRatioRecorder(keras.callbacks.Callback):
+    """Records each layer's update/weight ratio, `norm(step's change) / norm(weights)`, per step.
+
+    It is `relative_drift` over one optimizer step: a snapshot before the step, the drift after.
+    Pass it to `fit` (or `two_phase.fine_tune`'s `callbacks`); it records the first `steps`
+    steps and then stops copying weights. Adam moves every weight with a gradient by about its
+    learning rate on each early step, whatever the gradient's size, so a layer's ratio is close
+    to `learning_rate / rms(weights)`; SGD's ratio is `learning_rate * norm(gradient) /
+    norm(weights)`. CS231n's rule of thumb wants about `HEALTHY_UPDATE_RATIO` (1e-3). Lesson 04
+    records it at each phase-2 rate.
+
+    Args:
+        model: keras.Model, the model (or base) whose layers to watch; frozen layers record 0.
+        steps: int >= 1, how many of the first training steps to record. Defaults to 4.
+
+    Raises:
+        ValueError: if `model` is not a Keras model or `steps` is not an int >= 1.
+
+    Example:
+
+    >>> layer = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones", name="dense")
+    >>> model = keras.Sequential([keras.Input((2,)), layer])
+    >>> model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+    >>> recorder = UpdateRatioRecorder(model, steps=1)
+    >>> # loss = w0**2, gradient (2, 0): the step moves w0 by 0.1 * 2; norm(w) = sqrt(2).
+    >>> _ = model.fit(np.array([[1.0, 0.0]]), np.zeros((1, 1)), callbacks=[recorder], verbose=0)
+    >>> round(recorder.mean_ratios()["dense"], 4), round(0.2 / 2**0.5, 4)
+    (0.1414, 0.1414)
+    """
+
+    def __init__(self, model: keras.Model, steps: int = 4) -> None:
+        super().__init__()
+        self.watched_model = validation.check_instance("model", model, keras.Model, "a keras.Model")
+        self.steps = validation.check_int("steps", steps, minimum=1)
+        # One dict per recorded step: layer name -> update/weight ratio.
+        self.ratios: list[dict[str, float]] = []
+        self._before: WeightSnapshot | None = None
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if len(self.ratios) < self.steps:
+            self._before = snapshot(self.watched_model)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self._before is not None:
+            self.ratios.append(relative_drift(self._before, self.watched_model))
+            self._before = None
+
+    def mean_ratios(self) -> dict[str, float]:
+        """Returns each layer's ratio averaged over the recorded steps (empty before any step)."""
+        if not self.ratios:
+            return {}
+        return {
+            name: float(np.mean([step[name] for step in self.ratios])) for name in self.ratios[0]
+        }
+
+
+def base_gradient_norm(
+    model: keras.Model,
+    base_model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int = 64,
+) -> float:
+    """Returns the norm of the loss's gradient with respect to the base's weights.
+
+    The loss is the mean sparse cross-entropy of `model`'s logits over all `images`, in inference
+    mode (no dropout, BatchNormalization on its moving statistics), as phase 2 starts from. The
+    weights are those phase 2 trains: every learnable weight of `base_model` outside
+    BatchNormalization, frozen or not right now. Lesson 04 compares a fresh head with a trained
+    one: the gradient a head sends into the base when phase 2 begins.
+
+    Args:
+        model: keras.Model emitting logits, that applies `base_model`.
+        base_model: keras.Model, the base inside `model`.
+        images: preprocessed images `(n, height, width, 3)` in [-1, 1], as `model` expects them.
+        labels: int array `(n,)` of class indices.
+        batch_size: int >= 1, images per forward pass. Defaults to 64.
+
+    Returns:
+        The gradient's norm over all those weights together, a float >= 0.
+
+    Raises:
+        ValueError: naming the argument, for a bad model, images, labels or batch size.
+
+    Example:
+
+    >>> inputs = keras.Input((2, 2, 3))
+    >>> conv = keras.layers.Conv2D(1, 2, use_bias=False, kernel_initializer="zeros", name="c")
+    >>> base_model = keras.Model(inputs, conv(inputs))
+    >>> features = keras.layers.Flatten()(base_model(inputs))
+    >>> head = keras.layers.Dense(2, kernel_initializer="zeros", name="logits")
+    >>> model = keras.Model(inputs, head(features))
+    >>> # All logits 0: the loss's gradient with respect to the base is 0.
+    >>> base_gradient_norm(model, base_model, np.ones((2, 2, 2, 3)), np.array([0, 1]))
+    0.0
+    """
+    validation.check_instance("model", model, keras.Model, "a keras.Model")
+    validation.check_instance("base_model", base_model, keras.Model, "a keras.Model")
+    images = validation.check_images("images", images, image_shape=model.input_shape[1:])
+    num_classes = model.output_shape[-1]
+    labels = validation.check_labels("labels", labels, num_classes, count=len(images))
+    batch_size = validation.check_int("batch_size", batch_size, minimum=1)
+    variables = [
+        weight.value
+        for layer in _layers_with_weights(base_model)
+        if not isinstance(layer, keras.layers.BatchNormalization)
+        for weight in _learnable_weights(layer)
+    ]
+    loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    total = [np.zeros(variable.shape, "float64") for variable in variables]
+    for start in range(0, len(images), batch_size):
+        batch = slice(start, start + batch_size)
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(variables)
+            loss = loss_function(labels[batch], model(images[batch], training=False))
+        gradients = tape.gradient(loss, variables, unconnected_gradients="zero")
+        pairs = zip(total, gradients, strict=True)
+        total = [so_far + np.asarray(gradient, "float64") for so_far, gradient in pairs]
+    flat = np.concatenate([np.ravel(gradient) for gradient in total]) / len(images)
+    return float(np.linalg.norm(flat))
+
+
 def plot_drift(drift_by_run: dict[str, dict[str, float]], ax: Axes | None = None) -> Axes:
     """Plots per-layer drift (log scale) for several fine-tunes, e.g. one per learning rate.
 
@@ -298,20 +428,56 @@ def plot_drift(drift_by_run: dict[str, dict[str, float]], ax: Axes | None = None
     >>> len(plot_drift(runs, ax=Figure().add_subplot()).lines)
     2
     """
+    validation.check_instance("drift_by_run", drift_by_run, dict, "a dict of relative_drift")
+    ax = _plot_per_layer(drift_by_run, ax)
+    ax.set_ylabel("relative weight change")
+    ax.set_title("How far fine-tuning moved each layer")
+    return ax
+
+
+def plot_update_ratios(ratios_by_run: dict[str, dict[str, float]], ax: Axes | None = None) -> Axes:
+    """Plots each layer's update/weight ratio (log scale) per run, with the 1e-3 rule of thumb.
+
+    Args:
+        ratios_by_run: dict from a run's label (e.g. "1e-4") to `UpdateRatioRecorder.mean_ratios`.
+        ax: matplotlib Axes to draw on; a new figure when None. Defaults to `None`.
+
+    Returns:
+        The matplotlib Axes.
+
+    Raises:
+        ValueError: if `ratios_by_run` is not a dict.
+
+    Example:
+
+    >>> from matplotlib.figure import Figure  # a figure of its own, outside pyplot
+    >>> runs = {"1e-4": {"a": 1e-3, "b": 2e-3}, "1e-2": {"a": 0.1, "b": 0.2}}
+    >>> ax = plot_update_ratios(runs, ax=Figure().add_subplot())
+    >>> len(ax.lines)  # one per run, and the rule of thumb
+    3
+    """
+    wanted = "a dict of UpdateRatioRecorder.mean_ratios"
+    validation.check_instance("ratios_by_run", ratios_by_run, dict, wanted)
+    ax = _plot_per_layer(ratios_by_run, ax)
+    ax.axhline(HEALTHY_UPDATE_RATIO, linestyle=":", color="gray")
+    ax.set_ylabel("update / weight, one step")
+    ax.set_title(f"Each layer's step against its size (dotted: {HEALTHY_UPDATE_RATIO:g})")
+    return ax
+
+
+def _plot_per_layer(values_by_run: dict[str, dict[str, float]], ax: Axes | None) -> Axes:
+    """One line per run over the layers (input to output), on a log scale; zeros left out."""
     import matplotlib.pyplot as plt
 
-    validation.check_instance("drift_by_run", drift_by_run, dict, "a dict of relative_drift")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.5))
-    for label, drift in drift_by_run.items():
-        values = np.array(list(drift.values()))
-        # A drift of 0 (a frozen layer) has no place on a log scale.
+    for label, values_by_layer in values_by_run.items():
+        values = np.array(list(values_by_layer.values()), dtype=float)
+        # A value of 0 (a frozen layer) has no place on a log scale.
         visible = np.where(values > 0, values, np.nan)
         ax.plot(np.arange(len(values)), visible, marker=".", label=label)
     ax.set_yscale("log")
     ax.set_xlabel("layer (input → output)")
-    ax.set_ylabel("relative weight change")
-    ax.set_title("How far fine-tuning moved each layer")
     ax.legend(title="learning rate")
     return ax
 

@@ -7,12 +7,13 @@ Which pretrained weights the base starts from is the caller's choice: a weights 
 course's bundled and ImageNet bases live in `helpers.lessons.pretrained`.
 
 Why `unfreeze()` keeps BatchNormalization frozen: in Keras 3, calling the base with
-`training=False` does not protect it. Once `base_model.trainable = True`, `fit` runs its
+`training=False` does not protect it: `fit` calls the model with `training=True`, which replaces
+it (keras-team/keras#20285). Once `base_model.trainable = True`, `fit` runs its
 BatchNormalization layers in training mode and moves their `moving_mean` / `moving_variance`
-(tests/test_models.py shows it). A BatchNormalization layer with `trainable = False` runs in
-inference mode and keeps its statistics unchanged. Both functions take the base itself: given the
-whole model, `unfreeze` would leave every BatchNormalization layer of the nested base trainable,
-so they raise instead.
+(tests/test_models.py shows it on MobileNetV2, eagerly and in graph mode). A BatchNormalization
+layer with `trainable = False` runs in inference mode and keeps its statistics unchanged. Both
+functions take the base itself: given the whole model, `unfreeze` would leave every
+BatchNormalization layer of the nested base trainable, so they raise instead.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
 """Learning-rate schedules: warmup and cosine decay, one-cycle, each step's rate logged (lesson 05).
 
 `warmup_cosine` is Keras's `CosineDecay` with a linear warmup; `OneCycle` is PyTorch's `OneCycleLR`;
-`learning_rates` and `plot_schedule` show the rate of every step. `LearningRateLogger` records the
-rate each training step used, and `ContinuingTensorBoard` keeps TensorBoard's steps counting across
-`fit` calls.
+`learning_rates`, `rates_at` and `plot_schedule` show the rate of every step (or chosen steps).
+`LearningRateLogger` records the rate each training step used, and `ContinuingTensorBoard` keeps
+TensorBoard's steps counting across `fit` calls.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 
 import keras
 import matplotlib.pyplot as plt
@@ -191,13 +192,46 @@ def learning_rates(schedule: optimizers.Schedule, num_steps: int) -> np.ndarray:
     >>> learning_rates(decay, 3).tolist()
     [0.01, 0.01, 0.001]
     """
+    num_steps = validation.check_int("num_steps", num_steps, minimum=1)
+    return rates_at(schedule, list(range(num_steps)))
+
+
+def rates_at(schedule: optimizers.Schedule, steps: Sequence[int]) -> np.ndarray:
+    """Returns `schedule(step)` for each of `steps`: a schedule read by calling it (lesson 05).
+
+    Calling is the only faithful reading: a configuration can look right and still give a
+    schedule that raises when called (`CosineDecay(0, ...)` with an int 0 and a warmup) or never
+    changes (`alpha=1.0`). Whatever the schedule raises when called is raised here.
+
+    Args:
+        schedule: a `keras.optimizers.schedules.LearningRateSchedule`.
+        steps: non-empty sequence of ints >= 0, the steps to read.
+
+    Returns:
+        A float64 numpy array, one rate per step.
+
+    Raises:
+        ValueError: if `schedule` is not a schedule or `steps` not a non-empty sequence of ints
+            >= 0.
+
+    Example:
+
+    >>> warmup = keras.optimizers.schedules.CosineDecay(
+    ...     0.0, 100, warmup_target=1e-3, warmup_steps=10
+    ... )
+    >>> rates_at(warmup, [0, 5, 10, 60, 110]).round(6).tolist()
+    [0.0, 0.0005, 0.001, 0.0005, 0.0]
+    """
     validation.check_instance(
         "schedule", schedule, optimizers.Schedule, "a keras LearningRateSchedule"
     )
-    num_steps = validation.check_int("num_steps", num_steps, minimum=1)
+    steps = validation.check_sequence("steps", steps)
+    steps = [
+        validation.check_int(f"steps[{index}]", step, minimum=0) for index, step in enumerate(steps)
+    ]
     # One trace for all steps: calling the schedule eagerly step by step is slow.
     rate_at = tf.function(schedule, input_signature=[tf.TensorSpec([], tf.int64)])
-    rates = [float(rate_at(tf.constant(step, tf.int64))) for step in range(num_steps)]
+    rates = [float(rate_at(tf.constant(step, tf.int64))) for step in steps]
     return np.array(rates, dtype=np.float64)
 
 

@@ -1,8 +1,10 @@
 """Does the range test find a good rate? Its suggestions against a grid search (lesson 05).
 
-For one seed and one phase this trains at every rate of a log grid, keeps the rate whose held-out
-loss ends lowest ("grid-best"), runs the range test from the same starting point, and reports each
-suggestion's ratio to the grid-best rate. Phase 1 trains a fresh head on cached base features;
+For one seed and one phase this trains at every rate of a log grid, keeps the rate whose
+validation loss ends lowest ("grid-best"), runs the range test from the same starting point, and
+reports each suggestion's ratio to the grid-best rate. The choice is made on `data.validation`;
+the test loss of every run (`data.target_test`) only reports it, so the reported losses are not
+flattered by the choice. Phase 1 trains a fresh head on cached base features;
 phase 2 fine-tunes the unfrozen model after a head trained at 1e-3, as in the lesson 04 recipe.
 Every grid rate keeps its outcome: a phase-1 head trains on whatever its loss does, and a phase-2
 run that `two_phase.fine_tune`'s divergence guard stops counts as diverged (a NaN loss).
@@ -38,20 +40,31 @@ SUGGESTIONS = ("valley", "steepest", "minimum_tenth")  # the range test's sugges
 
 @dataclasses.dataclass
 class Comparison:
-    """One phase and one seed: the grid's held-out losses, its best rate, the range test's picks."""
+    """One phase and one seed: the grid's losses, its best rate, the range test's picks.
+
+    Losses are NaN where training diverged. The grid-best rate is chosen on the validation losses;
+    the test losses report the outcome.
+    """
 
     phase: int  # 1 (head on a frozen base) or 2 (unfrozen base)
     seed: int
     grid: list[float]  # the rates tried
-    losses: list[float]  # held-out loss after training at each rate (NaN where training diverged)
-    best_rate: float  # the grid rate with the lowest held-out loss
+    validation_losses: list[float]  # validation loss after training at each rate: to choose
+    test_losses: list[float]  # test loss after training at each rate: to report
+    best_rate: float  # the grid rate with the lowest validation loss
     suggestions: dict[str, float]  # the range test's "valley", "steepest", "minimum_tenth"
-    valley_loss: float  # held-out loss after training at the valley rate itself
+    valley_validation_loss: float  # validation loss after training at the valley rate itself
+    valley_test_loss: float  # test loss after training at the valley rate itself
 
     @property
-    def best_loss(self) -> float:
-        """The grid-best rate's held-out loss."""
-        return float(np.nanmin(np.where(np.isfinite(self.losses), self.losses, np.nan)))
+    def best_index(self) -> int:
+        """The grid-best rate's position in `grid`."""
+        return self.grid.index(self.best_rate)
+
+    @property
+    def best_test_loss(self) -> float:
+        """The test loss of the run at the grid-best rate (chosen on validation)."""
+        return self.test_losses[self.best_index]
 
     def ratio(self, name: str = "valley") -> float:
         """Returns suggestion / grid-best: 1 is a perfect match, 3 or 1/3 is a factor 3 off.
@@ -65,7 +78,10 @@ class Comparison:
         Example:
 
         >>> suggestions = {"valley": 3e-3, "steepest": 1e-3, "minimum_tenth": 5e-3}
-        >>> Comparison(1, 0, [1e-3, 1e-2], [0.5, 0.4], 1e-2, suggestions, 0.42).ratio("steepest")
+        >>> comparison = Comparison(
+        ...     1, 0, [1e-3, 1e-2], [0.5, 0.4], [0.6, 0.5], 1e-2, suggestions, 0.42, 0.52
+        ... )
+        >>> comparison.ratio("steepest")
         0.1
         """
         name = validation.check_choice("name", name, tuple(self.suggestions))
@@ -73,7 +89,7 @@ class Comparison:
 
 
 def _best(grid: Sequence[float], losses: Sequence[float]) -> float:
-    """The grid rate with the lowest finite held-out loss."""
+    """The grid rate with the lowest finite loss (validation losses: the grid chooses on them)."""
     finite_losses = np.where(np.isfinite(losses), losses, np.inf)
     return float(grid[int(np.argmin(finite_losses))])
 
@@ -149,10 +165,13 @@ def compare_phase_one(
     """Grid-searches the head's rate on cached features and runs the range test on a fresh head.
 
     Every grid rate trains to the end (`train_head(..., stop_on_divergence=False)`): a rate of 1
-    ends at a held-out loss near 20, and the grid needs that number rather than an error.
+    ends at a loss near 20, and the grid needs that number rather than an error. Each rate trains
+    twice from the same seed, once evaluated on the validation set and once on the test set (the
+    runs are identical: `train_head` evaluates only one set, and cached features make it cheap).
 
     Args:
-        data: TaskData, from `target_task.prepare_data`; its target test set is the held-out set.
+        data: TaskData, from `target_task.prepare_data`; the grid chooses on its validation set
+            and reports on its target test set.
         epochs: int >= 1, epochs per grid run. Defaults to 10.
         grid: sequence of distinct floats > 0, the rates tried. Defaults to `PHASE_ONE_GRID`.
         seed: int >= 0, seeds the heads and the shuffling. Defaults to 0.
@@ -165,7 +184,9 @@ def compare_phase_one(
 
     Example:
 
-    >>> data = target_task.prepare_data(2, test_count=8, source_count=1, image_size=32)
+    >>> data = target_task.prepare_data(
+    ...     2, validation_count=8, test_count=8, source_count=1, image_size=32
+    ... )
     >>> comparison = compare_phase_one(data, epochs=1, grid=[1e-3, 1e-1])
     >>> comparison.best_rate in (1e-3, 1e-1), sorted(comparison.suggestions)
     (True, ['minimum_tenth', 'steepest', 'valley'])
@@ -176,25 +197,31 @@ def compare_phase_one(
     seed = validation.check_int("seed", seed, minimum=0)
     _, base_model = pretrained.build_mobilenet_v2(target_task.NUM_CLASSES, data.train[0].shape[1])
     train = (head_training.pooled_features(base_model, data.train[0]), data.train[1])
-    test_features = head_training.pooled_features(base_model, data.target_test[0])
-    held_out = (test_features, data.target_test[1])
+    held_out_sets = [
+        (head_training.pooled_features(base_model, images), labels)
+        for images, labels in (data.validation, data.target_test)
+    ]
 
-    def held_out_loss(learning_rate: float) -> float:
-        history = head_training.train_head(
-            train,
-            held_out,
-            learning_rate,
-            target_task.NUM_CLASSES,
-            epochs,
-            seed=seed,
-            stop_on_divergence=False,
-        )
-        return history["val_loss"][-1]
+    def held_out_losses(learning_rate: float) -> tuple[float, float]:
+        """The validation and test losses after training a fresh head at `learning_rate`."""
+        losses = []
+        for held_out in held_out_sets:
+            history = head_training.train_head(
+                train,
+                held_out,
+                learning_rate,
+                target_task.NUM_CLASSES,
+                epochs,
+                seed=seed,
+                stop_on_divergence=False,
+            )
+            losses.append(history["val_loss"][-1])
+        return tuple(losses)
 
-    losses = [held_out_loss(learning_rate) for learning_rate in grid]
+    validation_losses, test_losses = zip(*[held_out_losses(rate) for rate in grid], strict=True)
     suggestions = range_test_new_head(*train, seed=seed).suggestions
-    valley_loss = held_out_loss(suggestions["valley"])
-    return Comparison(1, seed, grid, losses, _best(grid, losses), suggestions, valley_loss)
+    valley_losses = held_out_losses(suggestions["valley"])
+    return _comparison(1, seed, grid, validation_losses, test_losses, suggestions, valley_losses)
 
 
 def compare_phase_two(
@@ -206,12 +233,13 @@ def compare_phase_two(
 ) -> Comparison:
     """Trains a head at 1e-3, then grid-searches phase 2's rate and range-tests the unfrozen model.
 
-    A grid run that `two_phase.fine_tune`'s divergence guard stops gets a NaN held-out loss (the
-    grid-best ignores it) instead of ending the search. On the course's task the default grid,
-    up to 1e-2, ends near ln(4) at worst and does not trip the guard.
+    A grid run that `two_phase.fine_tune`'s divergence guard stops gets NaN losses (the grid-best
+    ignores it) instead of ending the search. On the course's task the default grid, up to 1e-2,
+    ends near ln(4) at worst and does not trip the guard.
 
     Args:
-        data: TaskData, from `target_task.prepare_data`; its target test set is the held-out set.
+        data: TaskData, from `target_task.prepare_data`; the grid chooses on its validation set
+            and reports on its target test set.
         head_epochs: int >= 1, phase 1's epochs. Defaults to 10.
         epochs: int >= 1, phase-2 epochs per grid run. Defaults to 3.
         grid: sequence of distinct floats > 0, the rates tried. Defaults to `PHASE_TWO_GRID`.
@@ -252,7 +280,8 @@ def compare_phase_two(
         model.set_weights(trained.get_weights())
         return model, base_model
 
-    def held_out_loss(learning_rate: float) -> float:
+    def held_out_losses(learning_rate: float) -> tuple[float, float]:
+        """The validation and test losses after phase 2 at `learning_rate` (NaN if stopped)."""
         model, base_model = start()
         try:
             two_phase.fine_tune(
@@ -266,17 +295,46 @@ def compare_phase_two(
                 verbose=0,
             )
         except guards.TrainingDivergedError:
-            return math.nan
-        return float(model.evaluate(*data.target_test, verbose=0, return_dict=True)["loss"])
+            return math.nan, math.nan
+        return tuple(
+            float(model.evaluate(*held_out, verbose=0, return_dict=True)["loss"])
+            for held_out in (data.validation, data.target_test)
+        )
 
-    losses = [held_out_loss(learning_rate) for learning_rate in grid]
+    validation_losses, test_losses = zip(*[held_out_losses(rate) for rate in grid], strict=True)
     suggestions = range_test_unfrozen(*start(), *data.train, seed=seed).suggestions
-    valley_loss = held_out_loss(suggestions["valley"])
-    return Comparison(2, seed, grid, losses, _best(grid, losses), suggestions, valley_loss)
+    valley_losses = held_out_losses(suggestions["valley"])
+    return _comparison(2, seed, grid, validation_losses, test_losses, suggestions, valley_losses)
+
+
+def _comparison(
+    phase: int,
+    seed: int,
+    grid: Sequence[float],
+    validation_losses: Sequence[float],
+    test_losses: Sequence[float],
+    suggestions: dict[str, float],
+    valley_losses: tuple[float, float],
+) -> Comparison:
+    """Assembles a `Comparison`: the grid-best rate is chosen on the validation losses."""
+    return Comparison(
+        phase,
+        seed,
+        list(grid),
+        [float(loss) for loss in validation_losses],
+        [float(loss) for loss in test_losses],
+        _best(grid, validation_losses),
+        {name: float(rate) for name, rate in suggestions.items()},
+        float(valley_losses[0]),
+        float(valley_losses[1]),
+    )
 
 
 def format_table(comparisons: Sequence[Comparison]) -> str:
-    """Returns one line per comparison: phase, seed, grid-best rate, each suggestion and its ratio.
+    """Returns one line per comparison: the grid-best rate, each suggestion and its ratio, losses.
+
+    The grid-best rate is the one with the lowest validation loss; the last column reports the
+    test loss of the run at the grid-best rate and of the run at the valley rate.
 
     Args:
         comparisons: non-empty sequence of `Comparison`.
@@ -290,23 +348,25 @@ def format_table(comparisons: Sequence[Comparison]) -> str:
     Example:
 
     >>> suggestions = {"valley": 3e-3, "steepest": 1e-3, "minimum_tenth": 5e-3}
-    >>> comparison = Comparison(1, 0, [1e-3, 1e-2], [0.5, 0.4], 1e-2, suggestions, 0.42)
+    >>> comparison = Comparison(
+    ...     1, 0, [1e-3, 1e-2], [0.5, 0.4], [0.6, 0.5], 1e-2, suggestions, 0.42, 0.52
+    ... )
     >>> print(format_table([comparison]))  # the header is one line, wrapped here
     phase  seed  grid-best   valley (ratio)   steepest (ratio)   min/10 (ratio)
-    loss: best / at valley
-        1     0    1.0e-02  3.0e-03 (0.30x)   1.0e-03 (0.10x)   5.0e-03 (0.50x)   0.400 / 0.420
+    test loss: best / at valley
+        1     0    1.0e-02  3.0e-03 (0.30x)   1.0e-03 (0.10x)   5.0e-03 (0.50x)   0.500 / 0.520
     """
     rows = validation.check_sequence("comparisons", comparisons)
     for index, row in enumerate(rows):
         validation.check_instance(f"comparisons[{index}]", row, Comparison, "a Comparison")
     header = (
         "phase  seed  grid-best   valley (ratio)   steepest (ratio)   min/10 (ratio)   "
-        "loss: best / at valley"
+        "test loss: best / at valley"
     )
     lines = [header]
     for row in rows:
         cells = [f"{row.suggestions[name]:.1e} ({row.ratio(name):.2f}x)" for name in SUGGESTIONS]
-        cells.append(f"{row.best_loss:.3f} / {row.valley_loss:.3f}")
+        cells.append(f"{row.best_test_loss:.3f} / {row.valley_test_loss:.3f}")
         lines.append(f"{row.phase:>5} {row.seed:>5}    {row.best_rate:.1e}  " + "   ".join(cells))
     return "\n".join(lines)
 

@@ -1,7 +1,9 @@
 """A sweep of learning rates for a new head on cached features, and its plot (lesson 03).
 
 Each rate trains a fresh head (`head_training.train_head`) on one set of features with the same
-seed, so the curves differ only by the learning rate.
+seed, so the curves differ only by the learning rate. The rate is chosen on the validation split
+(`choose_learning_rate`); the test split only reports the chosen head (`score_on_test`), so the
+reported score is not flattered by the choice.
 """
 
 from __future__ import annotations
@@ -65,6 +67,75 @@ def sweep_learning_rates(
         )
         for rate in rates
     }
+
+
+def choose_learning_rate(results: dict[float, dict[str, list[float]]]) -> float:
+    """Returns the learning rate whose head ends with the lowest validation loss.
+
+    The choice reads the validation split only; `score_on_test` then reports the chosen head on
+    the test split. Of rates that tie exactly, the first in `results` is returned.
+
+    Args:
+        results: dict, the return value of `sweep_learning_rates`.
+
+    Returns:
+        The chosen learning rate, a key of `results`.
+
+    Raises:
+        ValueError: if `results` is not a non-empty dict of histories, each with a non-empty
+            `"val_loss"` list.
+
+    Example:
+
+    >>> results = {0.1: {"val_loss": [1.0, 1.6]}, 0.01: {"val_loss": [0.9, 0.4]}}
+    >>> choose_learning_rate(results)
+    0.01
+    """
+    checks.check_instance("results", results, dict, "a dict (what sweep_learning_rates returns)")
+    checks.check_sequence("list(results)", list(results))
+    final_losses = {}
+    for learning_rate, history in results.items():
+        name = f"results[{learning_rate!r}]"
+        checks.check_instance(name, history, dict, "a history dict (what train_head returns)")
+        losses = checks.check_sequence(f"{name}['val_loss']", history.get("val_loss"))
+        final_losses[learning_rate] = losses[-1]
+    return min(final_losses, key=final_losses.get)
+
+
+def score_on_test(
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    learning_rate: float,
+    **options,
+) -> dict[str, float]:
+    """Trains the head at `learning_rate` as the sweep did and returns its test loss and accuracy.
+
+    With the sweep's `seed`, `epochs` and other options, this is the sweep's head again: the
+    data scored after each epoch does not change the training, so the head trains step for
+    step as in the sweep (a test checks it), and is scored on a split the choice never saw.
+
+    Args:
+        train: tuple `(features, labels)`, as for `sweep_learning_rates`.
+        test: tuple `(features, labels)`, the test split.
+        learning_rate: float > 0, the chosen rate (`choose_learning_rate`).
+        **options: passed to `train_head`, as they were to `sweep_learning_rates` (`epochs`,
+            `batch_size`, `dropout`, `seed`, `num_classes`).
+
+    Returns:
+        A dict `{"loss": ..., "accuracy": ...}` on the test split after the last epoch.
+
+    Raises:
+        ValueError: if `train_head` rejects an argument.
+        guards.TrainingDivergedError: if the run diverges.
+
+    Example:
+
+    >>> features, labels = np.eye(2, dtype="float32").repeat(4, axis=0), np.repeat([0, 1], 4)
+    >>> sorted(score_on_test((features, labels), (features, labels), 0.1, epochs=1))
+    ['accuracy', 'loss']
+    """
+    history = head_training.train_head(train, test, learning_rate=learning_rate, **options)
+    return {"loss": history["val_loss"][-1], "accuracy": history["val_accuracy"][-1]}
 
 
 def plot_sweep(

@@ -1,16 +1,34 @@
 """How far each optimizer moves a weight, and Keras 3's learning-rate pitfalls (lesson 02).
 
-The same `learning_rate` moves weights differently in Adam, SGD with momentum and RMSprop, as
-`steady_gradient_steps` measures; the pitfall demos cover `lr=` and reusing an optimizer after
-unfreezing.
+The same `learning_rate` moves weights differently in Adam, SGD with momentum and RMSprop, and
+the difference depends on the gradient's size: SGD's step scales with `abs(gradient)`, Adam's
+does not, and RMSprop's epsilon shrinks its step for small gradients. `steady_gradient_steps`
+measures one optimizer on one steady gradient; `step_size_table` measures the course's four
+optimizers over a range of gradient sizes. The pitfall demos cover `lr=` and reusing an optimizer
+after unfreezing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import keras
 import numpy as np
 
 from helpers.finetune import optimizers, validation
+
+# The optimizers of lesson 02's table: a label, then `optimizers.make_optimizer`'s name and options.
+TABLE_OPTIMIZERS = {
+    "SGD": ("sgd", {"momentum": 0.0}),
+    "SGD, momentum 0.9": ("sgd", {"momentum": 0.9}),
+    "RMSprop": ("rmsprop", {}),
+    "Adam": ("adam", {}),
+}
+# Per-weight gradient sizes from 1 (`steady_gradient_steps`' default) down to those a pretrained
+# base sees under a fresh head (lesson 02 measures them with `weight_scales.gradient_sizes`).
+GRADIENT_SIZES = (1.0, 1e-1, 1e-2, 1e-3, 1e-4)
+SETTLED_STEPS = 100  # momentum 0.9 and RMSprop's rho 0.9 have forgotten their start by then
 
 
 def steady_gradient_steps(
@@ -18,10 +36,11 @@ def steady_gradient_steps(
 ) -> list[float]:
     """Returns how far a fresh optimizer moves one weight at each step of a never-changing gradient.
 
-    A constant gradient (loss `gradient * w`) isolates each optimizer's rescaling: SGD with
-    momentum `m` speeds up towards `learning_rate * gradient / (1 - m)`; RMSprop's first step is
-    about `learning_rate / sqrt(1 - rho)`; Adam's bias correction keeps its steps near
-    `learning_rate`.
+    A constant gradient (loss `gradient * w`) isolates each optimizer's rescaling. With
+    `g = abs(gradient)`: SGD with momentum `m` speeds up towards `learning_rate * g / (1 - m)`;
+    RMSprop's first step is `learning_rate * g / sqrt((1 - rho) * g**2 + epsilon)`, about
+    `learning_rate / sqrt(1 - rho)` only while `g >> sqrt(epsilon / (1 - rho))`; Adam's bias
+    correction keeps its steps near `learning_rate` for any `g` well above its `epsilon`.
 
     Args:
         optimizer: a fresh `keras.optimizers.Optimizer` (one that has not taken a step yet).
@@ -57,6 +76,120 @@ def steady_gradient_steps(
         optimizer.apply_gradients([(constant_gradient, weight)])
         positions.append(float(weight.numpy()[0]))
     return [abs(after - before) for before, after in zip(positions, positions[1:], strict=False)]
+
+
+class RelativeSteps(NamedTuple):
+    """One optimizer at one gradient size, in units of the learning rate.
+
+    Attributes:
+        first: float, the first step divided by `learning_rate`.
+        settled: float, step number `steps` divided by `learning_rate`.
+    """
+
+    first: float
+    settled: float
+
+
+def step_size_table(
+    gradient_sizes: Sequence[float] = GRADIENT_SIZES,
+    learning_rate: float = 1e-3,
+    steps: int = SETTLED_STEPS,
+) -> dict[str, dict[float, RelativeSteps]]:
+    """Measures each of `TABLE_OPTIMIZERS` on a steady gradient of each size, in learning rates.
+
+    Every entry comes from real Keras optimizers through `steady_gradient_steps`. Dividing by
+    `learning_rate` shows what the learning rate alone does not say: SGD's step is
+    `abs(gradient)` learning rates (`abs(gradient) / (1 - m)` once momentum `m` has settled),
+    Adam's about one whatever the gradient, RMSprop's in between.
+
+    Args:
+        gradient_sizes: sequence of positive floats. Defaults to `GRADIENT_SIZES`.
+        learning_rate: float > 0, every optimizer's rate. Defaults to 1e-3.
+        steps: int >= 1, the step whose size `settled` reports. Defaults to `SETTLED_STEPS`.
+
+    Returns:
+        `{label: {gradient_size: RelativeSteps}}` with the labels of `TABLE_OPTIMIZERS`.
+
+    Raises:
+        ValueError: if a gradient size or `learning_rate` is not a positive, finite number, or
+            `steps` is not an int >= 1.
+
+    Example:
+
+    >>> table = step_size_table([1.0, 1e-3], learning_rate=0.01, steps=100)
+    >>> [round(table["SGD, momentum 0.9"][size].settled, 3) for size in (1.0, 1e-3)]
+    [10.0, 0.01]
+    >>> [round(table["Adam"][size].first, 3) for size in (1.0, 1e-3)]
+    [1.0, 0.997]
+    """
+    sizes = [
+        validation.check_positive_number(f"gradient_sizes[{index}]", size)
+        for index, size in enumerate(validation.check_sequence("gradient_sizes", gradient_sizes))
+    ]
+    learning_rate = validation.check_positive_number("learning_rate", learning_rate)
+    steps = validation.check_int("steps", steps, minimum=1)
+    table = {}
+    for label, (name, options) in TABLE_OPTIMIZERS.items():
+        row = {}
+        for size in sizes:
+            optimizer = optimizers.make_optimizer(name, learning_rate, **options)
+            moves = steady_gradient_steps(optimizer, steps=steps, gradient=size)
+            row[size] = RelativeSteps(moves[0] / learning_rate, moves[-1] / learning_rate)
+        table[label] = row
+    return table
+
+
+def format_step_size_table(table: dict[str, dict[float, RelativeSteps]], steps: int) -> str:
+    """Returns `step_size_table`'s result as text: a row per optimizer and step, a column per size.
+
+    Values are printed to 3 significant digits; plain SGD gets one row, its steps never change.
+
+    Args:
+        table: dict, as `step_size_table` returns it.
+        steps: int >= 1, the `steps` the table was measured with (the settled row's label).
+
+    Returns:
+        str, one line per row.
+
+    Raises:
+        ValueError: if `table` is not such a dict or `steps` is not an int >= 1.
+
+    Example:
+
+    >>> table = step_size_table([1.0, 1e-4], learning_rate=1e-3, steps=100)
+    >>> print(format_step_size_table(table, steps=100))
+    step / learning_rate at |g| =             1     0.0001
+    SGD                     every             1     0.0001
+    SGD, momentum 0.9       step 1            1     0.0001
+                            step 100         10      0.001
+    RMSprop                 step 1         3.16      0.315
+                            step 100          1      0.302
+    Adam                    step 1            1      0.969
+                            step 100          1      0.997
+    """
+    steps = validation.check_int("steps", steps, minimum=1)
+    if not isinstance(table, dict) or set(table) != set(TABLE_OPTIMIZERS):
+        raise ValueError(
+            "table must be the dict step_size_table returns, one entry per optimizer "
+            f"{list(TABLE_OPTIMIZERS)}. Received: table={_short(table)}"
+        )
+    sizes = list(table["Adam"])
+    header = "".join(f"{size:>11g}" for size in sizes)
+    lines = [f"{'step / learning_rate at |g| =':<32}{header}"]
+    for label, row in table.items():
+        kinds = [("every", "first")] if label == "SGD" else [("step 1", "first")]
+        if label != "SGD":
+            kinds.append((f"step {steps}", "settled"))
+        for index, (step_label, field) in enumerate(kinds):
+            name = label if index == 0 else ""
+            values = "".join(f"{getattr(row[size], field):>11.3g}" for size in sizes)
+            lines.append(f"{name:<24}{step_label:<8}{values}")
+    return "\n".join(lines)
+
+
+def _short(value: object) -> str:
+    """A short description of `value` for an error message."""
+    return f"a {type(value).__name__}" if not isinstance(value, str) else repr(value)
 
 
 def legacy_keyword_error(name: str = "adam") -> str:
@@ -117,7 +250,7 @@ def recompile_after_unfreezing(reuse_optimizer: bool, seed: int = 0) -> str:
     model.compile(optimizer=first_optimizer, loss="mse")
     model.fit(features, targets[:, :1], epochs=1, verbose=0)
     base.trainable = True
-    second_optimizer = first_optimizer if reuse_optimizer else keras.optimizers.Adam(1e-5)
+    second_optimizer = first_optimizer if reuse_optimizer else keras.optimizers.Adam(1e-4)
     model.compile(optimizer=second_optimizer, loss="mse")
     before = base.get_weights()[0].copy()
     try:
