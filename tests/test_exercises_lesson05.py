@@ -486,3 +486,13 @@ def test_the_lesson_plots_the_q1_curves_without_giving_their_verdicts_away():
     sources = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
     plots = [source for source in sources if "plot_curves(exercises.CURVES" in source]
     assert plots and all("show_verdicts=False" in source for source in plots)
+
+
+@pytest.mark.parametrize(
+    "answer", [1e-4, "cosine", None, keras.optimizers.schedules.CosineDecay, [0.0, 1e-4]]
+)
+def test_q4_feedback_never_shows_the_schedules_arguments(answer):
+    message = exercises.q4.check(answer).message
+    solution = exercises.q4.solution().text
+    assert "warmup_target" in solution and "warmup_target" not in message
+    assert "500" not in message and "warmup_steps" not in message

@@ -29,9 +29,8 @@ PHASE_TWO_RATE_DIGITS = 1
 PHASE_TWO_PEAK = PHASE_TWO_RATE  # question 4: phase 2's rate after the warmup
 PHASE_TWO_WARMUP_STEPS = 50  # question 4: the warmup's steps, from 0.0 up to the peak
 PHASE_TWO_DECAY_STEPS = 500  # question 4: the steps of the cosine decay after the warmup
-SCHEDULE_EXAMPLE = (
-    "keras.optimizers.schedules.CosineDecay(0.0, 500, warmup_target=1e-4, warmup_steps=50)"
-)
+# Names the kind of object only: the arguments are the answer.
+SCHEDULE_EXAMPLE = "keras.optimizers.schedules.CosineDecay(...)"
 # Question 4 calls the schedule at these steps: every 10th up to 50 steps past the decay's end,
 # and the steps on either side of the warmup's end and of the decay's end.
 _DECAY_END = PHASE_TWO_WARMUP_STEPS + PHASE_TWO_DECAY_STEPS
