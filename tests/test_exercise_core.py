@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from helpers.exercises import core
+from tests.test_exercises_any_input import RaisingEverywhere
 
 
 def learning_rate_feedback(answer):
@@ -170,21 +171,6 @@ def test_the_tolerance_is_half_a_unit_in_the_last_printed_digit():
     assert core.number_tolerance(123.0, 2) == pytest.approx(5.0)
     assert core.number_tolerance(3e-4, 1) == pytest.approx(5e-5)
     assert core.number_tolerance(0.0) == 0.0
-
-
-class RaisingEverywhere:
-    """An object whose every attribute, conversion and comparison raises."""
-
-    def __getattribute__(self, name):
-        raise RuntimeError(f"no {name} here")
-
-    def __float__(self):
-        raise RuntimeError("no float")
-
-    def __eq__(self, other):
-        raise RuntimeError("no ==")
-
-    __hash__ = None
 
 
 ODD_ANSWERS = {
