@@ -21,10 +21,8 @@ import dataclasses
 import json
 import os
 import pathlib
-import platform
 import sys
 import time
-from datetime import date
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -145,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     comparisons = compare(arguments.seeds, arguments.phases)
     results = {
         "settings": SETTINGS,
-        **describe_run(),
+        **course.describe_run(),
         "minutes": round((time.time() - started) / 60, 1),
         "comparisons": [dataclasses.asdict(comparison) for comparison in comparisons],
     }
@@ -153,28 +151,6 @@ def main(argv: list[str] | None = None) -> None:
     write_card(arguments.output)
     print(finder_check.format_table(comparisons))
     print(f"wrote {arguments.output} in {results['minutes']} minutes")
-
-
-def describe_run() -> dict[str, str]:
-    """The machine, TensorFlow's thread settings, the software versions and today's date."""
-    import keras
-    import tensorflow as tf
-
-    processor = platform.processor() or platform.machine()
-    gpus = len(tf.config.list_physical_devices("GPU"))
-    threads = {
-        name: os.environ.get(name, "unset (default)")
-        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-    }
-    return {
-        "machine": f"{processor}, {os.cpu_count()} CPU cores, {gpus or 'no'} GPU",
-        "threads": ", ".join(f"{name}={value}" for name, value in threads.items()),
-        "software": (
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
-            f"Keras {keras.__version__}"
-        ),
-        "date": date.today().isoformat(),
-    }
 
 
 def write_card(results_path: pathlib.Path) -> None:

@@ -22,10 +22,8 @@ import dataclasses
 import json
 import os
 import pathlib
-import platform
 import sys
 import time
-from datetime import date
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -149,28 +147,6 @@ def measure_seed(seed: int) -> comparison_over_seeds.SeedResults:
     )
 
 
-def describe_run() -> dict[str, str]:
-    """The machine, TensorFlow's thread settings, the software versions and today's date."""
-    import keras
-    import tensorflow as tf
-
-    processor = platform.processor() or platform.machine()
-    gpus = len(tf.config.list_physical_devices("GPU"))
-    threads = {
-        name: os.environ.get(name, "unset (default)")
-        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-    }
-    return {
-        "machine": f"{processor}, {os.cpu_count()} CPU cores, {gpus or 'no'} GPU",
-        "threads": ", ".join(f"{name}={value}" for name, value in threads.items()),
-        "software": (
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
-            f"Keras {keras.__version__}"
-        ),
-        "date": date.today().isoformat(),
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     """Runs the comparison for every seed and writes the JSON and its card, or the card alone."""
     arguments = parse_arguments(argv)
@@ -182,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     seeds = [measure_seed(seed) for seed in arguments.seeds]
     results = {
         "settings": comparison_over_seeds.STORED_SETTINGS,
-        **describe_run(),
+        **course.describe_run(),
         "minutes": round((time.time() - started) / 60, 1),
         "seeds": [dataclasses.asdict(seed_results) for seed_results in seeds],
     }

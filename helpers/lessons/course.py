@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import platform
 import random
 import sys
 import warnings
 from collections.abc import Iterator
+from datetime import date
 from typing import TypeVar
 
 import numpy as np
@@ -246,3 +248,34 @@ def setup(seed: int = DEFAULT_SEED) -> str:
         keras.utils.disable_interactive_logging()
     mode = ", fast mode (CI)" if is_fast_mode() else ""
     return f"TensorFlow {tf.__version__} with Keras {keras.__version__}, seed {seed}{mode}"
+
+
+def describe_run() -> dict[str, str]:
+    """Returns the machine, TensorFlow's thread settings, the software versions and today's date.
+
+    The stored studies (`scripts/finder_vs_grid.py`, `scripts/rate_comparison_seeds.py`) write
+    it into their results and cards, so a number can be traced to where it was measured.
+
+    Example:
+
+    >>> sorted(describe_run())
+    ['date', 'machine', 'software', 'threads']
+    """
+    import keras
+    import tensorflow as tf
+
+    processor = platform.processor() or platform.machine()
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    threads = {
+        name: os.environ.get(name, "unset (default)")
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+    }
+    return {
+        "machine": f"{processor}, {os.cpu_count()} CPU cores, {gpus or 'no'} GPU",
+        "threads": ", ".join(f"{name}={value}" for name, value in threads.items()),
+        "software": (
+            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+            f"Keras {keras.__version__}"
+        ),
+        "date": date.today().isoformat(),
+    }
