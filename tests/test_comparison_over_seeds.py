@@ -8,19 +8,7 @@ import re
 import pytest
 
 from helpers.lessons import comparison_over_seeds, rate_comparison
-
-
-def outcome(label, learning_rate, target, source, drift, validation_loss=0.5):
-    return rate_comparison.Outcome(
-        label,
-        learning_rate,
-        target,
-        source,
-        drift,
-        {"a": drift, "b": drift / 2},
-        validation_accuracy=target,
-        validation_loss=validation_loss,
-    )
+from tests.test_rate_comparison import outcome
 
 
 def seed_results(seed: int, shift: float) -> comparison_over_seeds.SeedResults:
