@@ -12,8 +12,11 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 PYTEST_ARGS ?=
+# Two pytest workers, each test file on one of them (its module fixtures computed once); the
+# README's Performance section has the times side by side; three workers were slower on 2 cores.
+TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: lab test test-one-thread environment refresh-notebooks benchmarks clean
+.PHONY: lab test test-one-thread environment refresh-notebooks benchmarks benchmarks-full clean
 
 environment: $(STAMP)
 
@@ -31,7 +34,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check helpers tests notebooks scripts benchmarks conftest.py
 	$(BIN)/ruff format --check helpers tests notebooks scripts benchmarks conftest.py
-	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
+	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The same checks with one TensorFlow thread: a different reduction order stands in for another CPU.
 test-one-thread:
@@ -41,11 +44,16 @@ test-one-thread:
 refresh-notebooks: $(STAMP)
 	COURSE_FAST=1 $(BIN)/python scripts/notebook_tool.py refresh notebooks/*.ipynb
 
-# Speed is measured here, never in timed tests; copy the printed tables into the README.
+# Speed is measured here, never in timed tests. `make benchmarks` (about 5 minutes) prints the
+# table of ratios; `make benchmarks-full` adds each lesson in full mode and the test command against
+# BASELINE_REF (about 35 minutes). Copy the table into the README's "Performance" section.
+BASELINE_REF ?= HEAD~1
 benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/speed_table.py
+
+benchmarks-full: $(STAMP)
+	$(BIN)/python benchmarks/speed_table.py --full --baseline-ref $(BASELINE_REF)
 	$(BIN)/python benchmarks/jit_compile.py
-	$(BIN)/python benchmarks/phase_one_cache.py
-	$(BIN)/python benchmarks/notebook_times.py
 
 clean:
 	rm -rf $(VENV)

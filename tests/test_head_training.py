@@ -27,6 +27,27 @@ def test_pooled_features_match_keras_global_average_pooling():
     )
 
 
+def test_pooled_features_trace_one_forward_pass_per_base_for_any_batch_size():
+    keras.utils.set_random_seed(0)
+    base_model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Conv2D(5, 3), keras.layers.BatchNormalization()]
+    )
+    images = np.random.default_rng(0).uniform(-1, 1, size=(7, 8, 8, 3)).astype("float32")
+    batches = [head_training.pooled_features(base_model, images, size) for size in (3, 4, 7)]
+    # Batches of 3 end with a batch of 1, of 4 with one of 3: three shapes, one trace.
+    forward = head_training._inference_function(base_model)
+    assert forward.experimental_get_tracing_count() == 1
+    # The same images give the features `predict` gives, in whatever batches they run.
+    by_predict = base_model.predict(images, batch_size=3, verbose=0).mean(axis=(1, 2))
+    for features in batches:
+        np.testing.assert_allclose(features, by_predict, rtol=1e-5, atol=1e-6)
+    # Another base gets its own trace, and its own features.
+    other_base = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(5, 3)])
+    other = head_training.pooled_features(other_base, images)
+    assert head_training._inference_function(other_base) is not forward
+    assert not np.allclose(other, batches[0])
+
+
 NAN_IMAGES = np.where(np.arange(2 * 8 * 8 * 3).reshape(2, 8, 8, 3) < 2, np.nan, 0.0)
 
 

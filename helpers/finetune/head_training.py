@@ -10,8 +10,11 @@ with a `guards.TrainingDivergedError` once its loss diverges.
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import numpy as np
+import tensorflow as tf
 
 from helpers.finetune import guards, models
 
@@ -54,8 +57,37 @@ def pooled_features(base_model: keras.Model, images: object, batch_size: int = 6
     checks.check_instance("base_model", base_model, keras.Model, "a keras.Model")
     images = checks.check_images("images", images, image_shape=base_model.input_shape[1:])
     batch_size = checks.check_int("batch_size", batch_size, minimum=1)
-    feature_maps = base_model.predict(images, batch_size=batch_size, verbose=0)
-    return feature_maps.mean(axis=(1, 2)).astype("float32")
+    forward = _inference_function(base_model)
+    feature_maps = [
+        forward(images[start : start + batch_size]).numpy()
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(feature_maps).mean(axis=(1, 2)).astype("float32")
+
+
+def _inference_function(base_model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+    """The base's forward pass in inference mode, traced once per base and reused for every call.
+
+    Any batch size runs through the one trace (its batch dimension is left open). `predict`
+    would trace again on every new base and build its data pipeline on every call.
+    """
+    forward = _INFERENCE_FUNCTIONS.get(base_model)
+    if forward is None:
+        image_shape = tuple(base_model.input_shape[1:])
+        signature = [tf.TensorSpec((None, *image_shape), tf.float32)]
+        # A weak reference: the cached function must not keep its base alive.
+        base_reference = weakref.ref(base_model)
+
+        @tf.function(input_signature=signature)
+        def forward(images: tf.Tensor) -> tf.Tensor:
+            return base_reference()(images, training=False)
+
+        _INFERENCE_FUNCTIONS[base_model] = forward
+    return forward
+
+
+# One traced forward pass per base model; an entry goes when its base is garbage-collected.
+_INFERENCE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def build_head(num_features: int, num_classes: int, dropout: float = 0.2) -> keras.Model:

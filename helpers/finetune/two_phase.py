@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import weakref
 from typing import TYPE_CHECKING
 
 import keras
@@ -23,6 +24,7 @@ from helpers.finetune import (
     head_training,
     models,
     optimizers,
+    restarts,
     schedules,
     training_inputs,
     validation,
@@ -317,15 +319,48 @@ def _fit(
     end: int,
     **fit_options: object,
 ) -> dict:
-    """Compiles `model` with a fresh optimizer, the logits loss and accuracy, then fits it."""
-    model.compile(
-        optimizer=optimizers.make_optimizer(optimizer, learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+    """Compiles `model` with a fresh optimizer, the logits loss and accuracy, then fits it.
+
+    A model this function compiled before, for the same optimizer and the same trainable weights,
+    keeps its traced training step: its optimizer is restarted instead (`restarts`), which makes
+    the same run without tracing MobileNetV2's step again.
+    """
+    trainable = tuple(id(variable) for variable in model.trainable_variables)
+    compiled = _COMPILED.get(model)
+    reusable = (
+        compiled is not None
+        and compiled.optimizer is model.optimizer
+        and compiled.optimizer_name == optimizer
+        and compiled.trainable == trainable
+        and not isinstance(learning_rate, optimizers.Schedule)
+        and restarts.has_float_learning_rate(model.optimizer)
     )
+    if reusable:
+        restarts.restart_optimizer(model.optimizer, learning_rate)
+    else:
+        model.compile(
+            optimizer=optimizers.make_optimizer(optimizer, learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        _COMPILED[model] = _Compiled(model.optimizer, optimizer, trainable)
     return model.fit(
         train, validation_data=validation_batches, initial_epoch=start, epochs=end, **fit_options
     ).history
+
+
+@dataclasses.dataclass(frozen=True)
+class _Compiled:
+    """How `_fit` compiled a model: the optimizer it made, its kind, the weights it trains."""
+
+    optimizer: keras.optimizers.Optimizer
+    optimizer_name: str
+    # The ids of the model's trainable variables then: the traced step updates exactly these.
+    trainable: tuple[int, ...]
+
+
+# The models `_fit` compiled; an entry goes when its model is garbage-collected.
+_COMPILED: weakref.WeakKeyDictionary[keras.Model, _Compiled] = weakref.WeakKeyDictionary()
 
 
 def _describe(learning_rate: float | optimizers.Schedule) -> str:

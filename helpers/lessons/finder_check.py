@@ -24,7 +24,15 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from helpers.finetune import guards, head_training, lr_finder, models, two_phase, validation
+from helpers.finetune import (
+    guards,
+    head_training,
+    lr_finder,
+    models,
+    restarts,
+    two_phase,
+    validation,
+)
 from helpers.lessons import course, pretrained, target_task
 
 # 1e-5 .. 1, half-decade steps
@@ -271,18 +279,19 @@ def compare_phase_two(
         verbose=0,
     )
 
-    def start() -> tuple[keras.Model, keras.Model]:
-        """The pretrained base and the trained head, in a fresh model."""
-        keras.utils.set_random_seed(seed)
-        model, base_model = pretrained.build_mobilenet_v2(
-            target_task.NUM_CLASSES, image_size, weights=None
-        )
-        model.set_weights(trained.get_weights())
-        return model, base_model
+    # Every phase-2 run starts from a fresh build holding the pretrained base and the trained head:
+    # one model, restored to that state each time, keeps its traced step (`restarts`).
+    keras.utils.set_random_seed(seed)
+    model, base_model = pretrained.build_mobilenet_v2(
+        target_task.NUM_CLASSES, image_size, weights=None
+    )
+    model.set_weights(trained.get_weights())
+    start_state = restarts.save_state(model)
 
     def held_out_losses(learning_rate: float) -> tuple[float, float]:
         """The validation and test losses after phase 2 at `learning_rate` (NaN if stopped)."""
-        model, base_model = start()
+        restarts.restore_state(model, start_state)
+        keras.utils.set_random_seed(seed)
         try:
             two_phase.fine_tune(
                 model,
@@ -302,7 +311,13 @@ def compare_phase_two(
         )
 
     validation_losses, test_losses = zip(*[held_out_losses(rate) for rate in grid], strict=True)
-    suggestions = range_test_unfrozen(*start(), *data.train, seed=seed).suggestions
+    # The range test runs on the same model too, back at the start with its optimizer restarted
+    # (the Adam `fine_tune` compiled, as new): `range_test_unfrozen` without a second trace.
+    restarts.restore_state(model, start_state)
+    restarts.restart_optimizer(model.optimizer, HEAD_LEARNING_RATE)
+    keras.utils.set_random_seed(seed)
+    models.unfreeze(base_model)
+    suggestions = lr_finder.find_learning_rate(model, data.train, seed=seed).suggestions
     valley_losses = held_out_losses(suggestions["valley"])
     return _comparison(2, seed, grid, validation_losses, test_losses, suggestions, valley_losses)
 

@@ -24,7 +24,7 @@ import matplotlib.axes
 import numpy as np
 import tensorflow as tf
 
-from helpers.finetune import forgetting, guards, two_phase, validation
+from helpers.finetune import forgetting, guards, restarts, two_phase, validation
 from helpers.lessons import course, pretrained, shapes_data, target_task
 
 LEARNING_RATES = (1e-2, 1e-3, 1e-4, 1e-5)  # the phase-2 rates lesson 04 compares
@@ -143,41 +143,77 @@ def compare(
     # Phase 1 leaves the base untouched: its drift is 0.
     unchanged = forgetting.snapshot(base_model)
     outcomes = [_measure(head_model, data, "head only", unchanged, source_head)]
-    for learning_rate, top_layers in itertools.product(rates, top_layers_options):
+    # Every run starts from the state of a fresh build holding the pretrained base and the trained
+    # head (its dropout seeds as built). One model serves them all: restored to that state, it
+    # keeps its traced training step from one rate to the next (`restarts`).
+    keras.utils.set_random_seed(seed)
+    model, base_model = pretrained.build_mobilenet_v2(
+        target_task.NUM_CLASSES, image_size, weights=None
+    )
+    model.set_weights(head_model.get_weights())
+    start = restarts.save_state(model)
+    # Runs of one depth train the same weights and share one traced step: depth by depth, then
+    # listed rate by rate as `itertools.product` orders them.
+    by_pair = {}
+    for top_layers, learning_rate in itertools.product(top_layers_options, rates):
+        restarts.restore_state(model, start)
         keras.utils.set_random_seed(seed)
-        model, base_model = pretrained.build_mobilenet_v2(
-            target_task.NUM_CLASSES, image_size, weights=None
-        )
-        model.set_weights(head_model.get_weights())  # the pretrained base and the trained head
-        before = forgetting.snapshot(base_model)
         label = f"{learning_rate:g}"
         if top_layers is not None:
             label += f", top {top_layers}"
-        stopped_reason = None
-        recorder = forgetting.UpdateRatioRecorder(base_model, steps=UPDATE_RATIO_STEPS)
-        try:
-            with _eager_if_short(fine_tune_epochs, data):
-                two_phase.fine_tune(
-                    model,
-                    base_model,
-                    data.train,
-                    head_epochs=0,
-                    fine_tune_epochs=fine_tune_epochs,
-                    fine_tune_learning_rate=learning_rate,
-                    top_layers=top_layers,
-                    callbacks=[recorder],
-                    seed=seed,
-                    verbose=course.fit_verbosity(),
-                )
-        except guards.TrainingDivergedError as error:
-            label += " (diverged)"
-            stopped_reason = str(error)
-        outcome = _measure(model, data, label, before, source_head, learning_rate)
-        update_ratios = _without_batch_norm(base_model, recorder.mean_ratios())
-        outcomes.append(
-            dataclasses.replace(outcome, update_ratios=update_ratios, stopped_reason=stopped_reason)
+        by_pair[learning_rate, top_layers] = _fine_tune_and_measure(
+            model,
+            base_model,
+            data,
+            label,
+            learning_rate,
+            top_layers,
+            fine_tune_epochs,
+            seed,
+            source_head,
         )
+    outcomes += [by_pair[pair] for pair in itertools.product(rates, top_layers_options)]
     return outcomes
+
+
+def _fine_tune_and_measure(
+    model: keras.Model,
+    base_model: keras.Model,
+    data: target_task.TaskData,
+    label: str,
+    learning_rate: float,
+    top_layers: int | None,
+    epochs: int,
+    seed: int,
+    source_head: tuple[np.ndarray, np.ndarray],
+) -> Outcome:
+    """Fine-tunes `model` from its current state (phase 2 alone) and measures the run.
+
+    A run the divergence guard stops is measured as it stands and its label gets " (diverged)".
+    """
+    before = forgetting.snapshot(base_model)
+    stopped_reason = None
+    recorder = forgetting.UpdateRatioRecorder(base_model, steps=UPDATE_RATIO_STEPS)
+    try:
+        with _eager_if_short(epochs, data):
+            two_phase.fine_tune(
+                model,
+                base_model,
+                data.train,
+                head_epochs=0,
+                fine_tune_epochs=epochs,
+                fine_tune_learning_rate=learning_rate,
+                top_layers=top_layers,
+                callbacks=[recorder],
+                seed=seed,
+                verbose=course.fit_verbosity(),
+            )
+    except guards.TrainingDivergedError as error:
+        label += " (diverged)"
+        stopped_reason = str(error)
+    outcome = _measure(model, data, label, before, source_head, learning_rate)
+    update_ratios = _without_batch_norm(base_model, recorder.mean_ratios())
+    return dataclasses.replace(outcome, update_ratios=update_ratios, stopped_reason=stopped_reason)
 
 
 def without_phase_one(
@@ -223,29 +259,10 @@ def without_phase_one(
     model, base_model = pretrained.build_mobilenet_v2(
         target_task.NUM_CLASSES, data.train[0].shape[1]
     )
-    before = forgetting.snapshot(base_model)
     label = f"no phase 1, {learning_rate:g}"
-    recorder = forgetting.UpdateRatioRecorder(base_model, steps=UPDATE_RATIO_STEPS)
-    stopped_reason = None
-    try:
-        with _eager_if_short(epochs, data):
-            two_phase.fine_tune(
-                model,
-                base_model,
-                data.train,
-                head_epochs=0,
-                fine_tune_epochs=epochs,
-                fine_tune_learning_rate=learning_rate,
-                callbacks=[recorder],
-                seed=seed,
-                verbose=course.fit_verbosity(),
-            )
-    except guards.TrainingDivergedError as error:
-        label += " (diverged)"
-        stopped_reason = str(error)
-    outcome = _measure(model, data, label, before, source_head, learning_rate)
-    update_ratios = _without_batch_norm(base_model, recorder.mean_ratios())
-    return dataclasses.replace(outcome, update_ratios=update_ratios, stopped_reason=stopped_reason)
+    return _fine_tune_and_measure(
+        model, base_model, data, label, learning_rate, None, epochs, seed, source_head
+    )
 
 
 def from_scratch(
