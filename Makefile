@@ -12,8 +12,8 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
 PYTEST_ARGS ?=
-# Two pytest workers, each test file on one of them (its module fixtures computed once); the
-# README's Performance section has the times side by side; three workers were slower on 2 cores.
+# Two pytest workers, each test file on one of them (its module fixtures computed once). The
+# README's Performance section has the times; three workers were slower on 2 cores.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: lab test test-one-thread environment refresh-notebooks benchmarks benchmarks-full clean

@@ -40,14 +40,16 @@ def run_notebook(path: pathlib.Path, fast: bool) -> NotebookRun:
     notebook = nbformat.read(path, as_version=4)
     # Run from notebooks/, as JupyterLab does.
     resources = {"metadata": {"path": str(path.parent)}}
+    lesson_cells = list(notebook.cells)
+    memory_cell = nbformat.v4.new_code_cell(PEAK_MEMORY_CELL)
+    notebook.cells.append(memory_cell)
     client = NotebookClient(notebook, timeout=1800, kernel_name="python3", resources=resources)
     start = time.perf_counter()
     with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells):
+        for index, cell in enumerate(lesson_cells):
             client.execute_cell(cell, index)
         seconds = time.perf_counter() - start
-        memory_cell = nbformat.v4.new_code_cell(PEAK_MEMORY_CELL)
-        client.execute_cell(memory_cell, len(notebook.cells))
+        client.execute_cell(memory_cell, len(lesson_cells))
     kilobytes = int(memory_cell.outputs[0]["text"].strip())
     return NotebookRun(seconds=seconds, peak_memory_gb=kilobytes / 1e6)
 

@@ -311,13 +311,10 @@ def compare_phase_two(
         )
 
     validation_losses, test_losses = zip(*[held_out_losses(rate) for rate in grid], strict=True)
-    # The range test runs on the same model too, back at the start with its optimizer restarted
-    # (the Adam `fine_tune` compiled, as new): `range_test_unfrozen` without a second trace.
+    # The range test on the same start, compiled with its own fresh Adam.
     restarts.restore_state(model, start_state)
-    restarts.restart_optimizer(model.optimizer, HEAD_LEARNING_RATE)
     keras.utils.set_random_seed(seed)
-    models.unfreeze(base_model)
-    suggestions = lr_finder.find_learning_rate(model, data.train, seed=seed).suggestions
+    suggestions = range_test_unfrozen(model, base_model, *data.train, seed=seed).suggestions
     valley_losses = held_out_losses(suggestions["valley"])
     return _comparison(2, seed, grid, validation_losses, test_losses, suggestions, valley_losses)
 
