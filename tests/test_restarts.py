@@ -9,9 +9,8 @@ import re
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from helpers.finetune import restarts, two_phase
+from helpers.finetune import models, restarts, two_phase
 from helpers.lessons import pretrained
 
 IMAGE_SIZE = 32  # MobileNetV2's smallest input: the bundled base still gives real features
@@ -163,24 +162,52 @@ def test_a_restored_and_restarted_run_is_bitwise_a_fresh_builds_run(optimizer):
         np.testing.assert_array_equal(reused, fresh)
 
 
-@pytest.fixture
-def eager_steps():
-    """Steps run eagerly: which step object a run uses is the point here, not tracing it."""
-    tf.config.run_functions_eagerly(True)
-    yield
-    tf.config.run_functions_eagerly(False)
+def tiny_pair():
+    """A pair shaped as `build_mobilenet_v2`'s (base, pooling, head) with a three-layer base: its
+    training step traces in a fraction of a second."""
+    keras.utils.set_random_seed(BUILD_SEED)
+    base_model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.BatchNormalization(),
+            keras.layers.Conv2D(4, 3),
+        ],
+        name="tiny_base",
+    )
+    images = keras.Input((8, 8, 3))
+    outputs = keras.layers.GlobalAveragePooling2D()(base_model(images, training=False))
+    for layer in models.head_layers(NUM_CLASSES):
+        outputs = layer(outputs)
+    return keras.Model(images, outputs), base_model
 
 
-@pytest.mark.filterwarnings("ignore:Even though the `tf.config.experimental_run_functions_eagerly`")
-def test_fine_tune_compiles_again_when_the_traced_step_no_longer_fits(eager_steps):
-    model, base_model = fresh_pair()
+def test_fine_tune_compiles_again_when_the_traced_step_no_longer_fits():
+    model, base_model = tiny_pair()
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1.0, 1.0, size=(32, 8, 8, 3)).astype("float32")
+    data = (images, np.arange(32) % NUM_CLASSES)
+
+    def phase_two(model, base_model, learning_rate, optimizer="adam", **options):
+        return two_phase.fine_tune(
+            model,
+            base_model,
+            data,
+            head_epochs=0,
+            fine_tune_epochs=1,
+            fine_tune_learning_rate=learning_rate,
+            optimizer=optimizer,
+            verbose=0,
+            **options,
+        )
+
     start = restarts.save_state(model)
     steps = []
     runs = [
         {},  # the first run compiles
-        {"top_layers": 10},  # other trainable weights: a new step
-        {"top_layers": 10},  # the same weights again: reused
-        {"optimizer": "sgd", "top_layers": 10},  # another optimizer: a new step
+        {"top_layers": 1},  # other trainable weights: a new step
+        {"top_layers": 1},  # the same weights again: reused
+        {"optimizer": "sgd", "top_layers": 1},  # another optimizer: a new step
     ]
     for options in runs:
         restarts.restore_state(model, start)
@@ -194,11 +221,11 @@ def test_fine_tune_compiles_again_when_the_traced_step_no_longer_fits(eager_step
     ]
     # Compiled by hand in between: fine_tune compiles its own again.
     model.compile(optimizer="adam", loss="mse")
-    phase_two(model, base_model, 1e-4, optimizer="sgd", top_layers=10)
+    phase_two(model, base_model, 1e-4, optimizer="sgd", top_layers=1)
     assert model.train_function is not steps[3]
     assert model.loss.__class__ is keras.losses.SparseCategoricalCrossentropy
     # A schedule is part of the traced step: a new one.
     schedule = keras.optimizers.schedules.CosineDecay(1e-4, decay_steps=4)
     after_hand_compile = model.train_function
-    phase_two(model, base_model, schedule, optimizer="sgd", top_layers=10)
+    phase_two(model, base_model, schedule, optimizer="sgd", top_layers=1)
     assert model.train_function is not after_hand_compile

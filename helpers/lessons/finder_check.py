@@ -311,10 +311,12 @@ def compare_phase_two(
         )
 
     validation_losses, test_losses = zip(*[held_out_losses(rate) for rate in grid], strict=True)
-    # The range test on the same start, compiled with its own fresh Adam.
+    # The range test on the same start and the same traced step: the Adam `fine_tune` compiled,
+    # restarted, is a fresh Adam (`range_test_unfrozen` would compile, and trace, once more).
     restarts.restore_state(model, start_state)
+    restarts.restart_optimizer(model.optimizer, HEAD_LEARNING_RATE)
     keras.utils.set_random_seed(seed)
-    suggestions = range_test_unfrozen(model, base_model, *data.train, seed=seed).suggestions
+    suggestions = lr_finder.find_learning_rate(model, data.train, seed=seed).suggestions
     valley_losses = held_out_losses(suggestions["valley"])
     return _comparison(2, seed, grid, validation_losses, test_losses, suggestions, valley_losses)
 
