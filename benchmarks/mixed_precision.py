@@ -24,30 +24,18 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import table, training_speed  # noqa: E402
-from helpers.finetune import two_phase  # noqa: E402
 from helpers.lessons import target_task  # noqa: E402
 
 MEASURE = "phase 2 on a GPU, one warm epoch: float32 / mixed precision"
 
 
-def warm_epoch_seconds(data: target_task.TaskData, policy: str, epochs: int = 3) -> float:
+def warm_epoch_seconds(data: target_task.TaskData, policy: str) -> float:
     """A warm epoch of phase 2 on a fresh model built under `policy`."""
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model, base_model = training_speed.fresh_pair()
-        clock = training_speed.EpochClock()
-        two_phase.fine_tune(
-            model,
-            base_model,
-            data.train,
-            head_epochs=0,
-            fine_tune_epochs=epochs,
-            callbacks=[clock],
-            verbose=0,
-        )
+        return training_speed.fine_tune_epoch_seconds(data)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    return clock.warm_epoch_seconds()
 
 
 def measure() -> dict:
