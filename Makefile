@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # README's Performance section has the times; three workers were slower on 2 cores.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: lab test test-one-thread environment refresh-notebooks benchmarks benchmarks-full clean
+.PHONY: lab test test-one-thread environment browser refresh-notebooks benchmarks benchmarks-full clean
 
 environment: $(STAMP)
 
@@ -31,7 +31,19 @@ $(STAMP): requirements.txt scripts/jupyterlab_overrides.json
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
-test: $(STAMP)
+# Headless Chromium for the browser tests: Debian's package, installed when missing and we are
+# root (Playwright's own browser download does not work here). Otherwise those tests skip, saying why.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests (about a minute)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	    || echo "apt-get could not install chromium: the browser tests will say so"; \
+	else echo "No $(CHROMIUM) and not root: the browser tests will be skipped (apt-get install chromium)"; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check helpers tests notebooks scripts benchmarks conftest.py
 	$(BIN)/ruff format --check helpers tests notebooks scripts benchmarks conftest.py
 	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
