@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # README's Performance section has the times; three workers were slower on 2 cores.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: lab test test-one-thread environment browser refresh-notebooks benchmarks benchmarks-full clean
+.PHONY: lab reset-lesson test test-one-thread environment browser refresh-notebooks benchmarks benchmarks-full clean
 
 environment: $(STAMP)
 
@@ -28,8 +28,17 @@ $(STAMP): requirements.txt scripts/jupyterlab_overrides.json
 	@cp scripts/jupyterlab_overrides.json $(LAB_SETTINGS)/overrides.json
 	@touch $@
 
+# make lab serves the learner's copies in work/ (made from notebooks/ the first time, updated only
+# while unchanged), so running a lesson never dirties the course. COURSE_WORK_DIR moves that folder.
+WORK_FOLDER = $(shell $(BIN)/python -c 'from helpers.lessons import course; print(course.work_folder())' 2>/dev/null)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
+	$(BIN)/python scripts/learner_copies.py prepare
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(WORK_FOLDER)" --LabApp.default_url=/lab/tree/notebooks $(ALLOW_ROOT) $(LAB_ARGS)
+
+# Backs up the learner's copy of lesson LESSON (e.g. make reset-lesson LESSON=3) with a timestamp in
+# work/backups/, then restores the course's version.
+reset-lesson: $(STAMP)
+	$(BIN)/python scripts/learner_copies.py reset "$(LESSON)"
 
 # Headless Chromium for the browser tests: Debian's package, installed when missing and we are
 # root (Playwright's own browser download does not work here). Otherwise those tests skip, saying why.

@@ -1,6 +1,7 @@
 """Loaded by pytest before any test module: quiet TensorFlow before it is first imported."""
 
 import os
+import pathlib
 import sys
 
 import pytest
@@ -11,6 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 # Plotting tests draw off-screen.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Files the lessons write (TensorBoard logs) go to a build folder, not the learner's work/ folder.
+os.environ.setdefault("COURSE_WORK_DIR", str(pathlib.Path(__file__).parent / "build" / "test-work"))
 
 
 @pytest.fixture(autouse=True)

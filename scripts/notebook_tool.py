@@ -1,4 +1,4 @@
-"""Keeps lesson notebooks 01-05 consistent: the shared setup cell, stripped outputs, kept examples.
+"""Keeps the lessons consistent: setup cell, badges, navigation, stripped outputs, kept examples.
 
 Usage (from the repository root, inside .venv):
 
@@ -7,6 +7,10 @@ Usage (from the repository root, inside .venv):
     python scripts/notebook_tool.py check notebooks/*.ipynb    # print problems, exit 1 if any
 
 Conventions:
+- The first cell is the "Open in Colab" and Binder badges (tagged `badges`) and the last cell
+  links to the previous lesson, the README's lesson index and the next lesson (tagged
+  `navigation`); both are generated from `course.REPOSITORY_URL` and `course.COURSE_REF`, and
+  `sync` also writes the same badges into the README's lesson table.
 - The first code cell is exactly `setup_cell.source()`, tagged `setup` and
   `nbval-ignore-output` (it prints versions).
 - Cells tagged `keep_output` keep their outputs in git: deterministic printed results
@@ -17,8 +21,10 @@ Conventions:
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import pathlib
+import re
 import sys
 
 import nbformat
@@ -27,7 +33,7 @@ REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_ROOT))
 
-from helpers.lessons import setup_cell  # noqa: E402
+from helpers.lessons import course, setup_cell  # noqa: E402
 
 KEEP_TAG = "keep_output"
 CHECK_TAG = "nbval-check-output"
@@ -35,6 +41,139 @@ SETUP_TAGS = ["setup", "nbval-ignore-output"]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 TEXT_MIME_TYPES = {"text/plain", "text/html", "text/markdown"}
 COMMANDS = ("sync", "refresh", "check")
+BADGES_TAG = "badges"
+NAVIGATION_TAG = "navigation"
+LESSON_PATTERN = "[0-9][0-9]_*.ipynb"
+README_PATH = REPOSITORY_ROOT / "README.md"
+COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BINDER_BADGE_IMAGE = "https://mybinder.org/badge_logo.svg"
+GITHUB_URL = re.compile(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?")
+
+
+def github_repository(url: str = course.REPOSITORY_URL) -> str:
+    """Returns `owner/name` of a GitHub repository URL, as Colab and Binder name it.
+
+    Args:
+        url: str, the repository's URL; defaults to `course.REPOSITORY_URL`.
+
+    Raises:
+        ValueError: if `url` is not a GitHub repository URL.
+
+    Example:
+
+    >>> github_repository("https://github.com/keras-team/keras-io.git")
+    'keras-team/keras-io'
+    """
+    match = GITHUB_URL.fullmatch(str(url))
+    if match is None:
+        raise ValueError(
+            f"url must be https://github.com/OWNER/NAME(.git): Colab and Binder open GitHub "
+            f"repositories. Received: url={url!r}"
+        )
+    return f"{match.group(1)}/{match.group(2)}"
+
+
+def colab_url(lesson_name: str, ref: str = course.COURSE_REF) -> str:
+    """Returns the URL that opens a lesson, as of the release `ref`, in Google Colab.
+
+    Example:
+
+    >>> colab_url("01_x.ipynb", "v1.0.0").split("/github/")[1].split("/", 2)[2]
+    'blob/v1.0.0/notebooks/01_x.ipynb'
+    """
+    return (
+        f"https://colab.research.google.com/github/{github_repository()}/blob/{ref}/"
+        f"notebooks/{lesson_name}"
+    )
+
+
+def binder_url(lesson_name: str | None = None, ref: str = course.COURSE_REF) -> str:
+    """Returns the URL that builds the course at `ref` on Binder, opening a lesson if named.
+
+    Example:
+
+    >>> binder_url("01_x.ipynb", "v1.0.0").split("?")[1]
+    'urlpath=lab/tree/notebooks/01_x.ipynb'
+    """
+    url = f"https://mybinder.org/v2/gh/{github_repository()}/{ref}"
+    return f"{url}?urlpath=lab/tree/notebooks/{lesson_name}" if lesson_name else url
+
+
+def colab_badge(lesson_name: str) -> str:
+    """Returns the markdown of a lesson's "Open in Colab" badge."""
+    return f"[![Open In Colab]({COLAB_BADGE_IMAGE})]({colab_url(lesson_name)})"
+
+
+def binder_badge(lesson_name: str | None = None) -> str:
+    """Returns the markdown of a Binder badge, for the course or for one lesson."""
+    return f"[![Launch Binder]({BINDER_BADGE_IMAGE})]({binder_url(lesson_name)})"
+
+
+def badges_source(lesson_name: str) -> str:
+    """Returns the source of a lesson's first cell: its Colab and Binder badges."""
+    return f"{colab_badge(lesson_name)} {binder_badge(lesson_name)}"
+
+
+def lesson_title(notebook: nbformat.NotebookNode, lesson_name: str) -> str:
+    """Returns "NN Title" from the lesson's heading, `# Lesson NN: Title` or `# Lesson NN — Title`.
+
+    Raises:
+        ValueError: if no markdown cell holds such a heading, naming the lesson.
+
+    Example:
+
+    >>> notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson 07: X")])
+    >>> lesson_title(notebook, "07_x.ipynb")
+    '07 X'
+    """
+    for cell in notebook.cells:
+        match = re.search(r"^# Lesson (\d+)\s*[:—-]\s*(.+)$", cell.source, re.MULTILINE)
+        if cell.cell_type == "markdown" and match:
+            return f"{match.group(1)} {match.group(2).strip()}"
+    raise ValueError(
+        f"a lesson needs a heading `# Lesson NN: Title` for its navigation links. "
+        f"Received: {lesson_name!r} without one"
+    )
+
+
+def navigation_source(lesson_names: list[str], titles: dict[str, str], lesson_name: str) -> str:
+    """Returns the source of a lesson's last cell: links to the previous lesson, index and next.
+
+    Args:
+        lesson_names: list of str, every lesson's file name, in order.
+        titles: dict, the title of each lesson (see `lesson_title`).
+        lesson_name: str, the lesson whose cell this is.
+
+    Example:
+
+    >>> names = ["01_a.ipynb", "02_b.ipynb"]
+    >>> print(navigation_source(names, {"01_a.ipynb": "01 A", "02_b.ipynb": "02 B"}, "02_b.ipynb"))
+    ---
+    Previous: [01 A](01_a.ipynb) · [All lessons](../README.md#lessons)
+    """
+    position = lesson_names.index(lesson_name)
+    links = []
+    if position > 0:
+        previous = lesson_names[position - 1]
+        links.append(f"Previous: [{titles[previous]}]({previous})")
+    links.append("[All lessons](../README.md#lessons)")
+    if position + 1 < len(lesson_names):
+        following = lesson_names[position + 1]
+        links.append(f"Next: [{titles[following]}]({following})")
+    return "---\n" + " · ".join(links)
+
+
+def lesson_names_beside(path: pathlib.Path) -> list[str]:
+    """Returns the file names of the lessons in the folder of `path`, in order."""
+    return sorted(sibling.name for sibling in path.parent.glob(LESSON_PATTERN))
+
+
+def lesson_titles(folder: pathlib.Path) -> dict[str, str]:
+    """Returns the title of every lesson in `folder`, by file name."""
+    return {
+        path.name: lesson_title(nbformat.read(path, as_version=4), path.name)
+        for path in sorted(folder.glob(LESSON_PATTERN))
+    }
 
 
 def tags_of(cell: nbformat.NotebookNode) -> list[str]:
@@ -63,6 +202,75 @@ def strip_outputs(notebook: nbformat.NotebookNode) -> None:
                 output["execution_count"] = cell.execution_count
         cell.metadata.pop("execution", None)
     notebook.metadata.pop("widgets", None)
+
+
+def _tagged_markdown(source: str, tag: str, old: nbformat.NotebookNode | None):
+    cell = nbformat.v4.new_markdown_cell(source, metadata={"tags": [tag]})
+    if old is not None:
+        cell.id = old.get("id", cell.id)
+    return cell
+
+
+def sync_links(notebook: nbformat.NotebookNode, path: pathlib.Path) -> None:
+    """Writes the badges as the lesson's first cell and the navigation as its last."""
+    names = lesson_names_beside(path)
+    if path.name not in names:
+        return  # not a lesson (no NN_ prefix): no badges, no navigation
+    first = notebook.cells[0] if notebook.cells else None
+    has_badges = first is not None and BADGES_TAG in tags_of(first)
+    badges = _tagged_markdown(badges_source(path.name), BADGES_TAG, first if has_badges else None)
+    if has_badges:
+        notebook.cells[0] = badges
+    else:
+        notebook.cells.insert(0, badges)
+    titles = lesson_titles(path.parent) | {path.name: lesson_title(notebook, path.name)}
+    last = notebook.cells[-1]
+    has_navigation = NAVIGATION_TAG in tags_of(last)
+    navigation = _tagged_markdown(
+        navigation_source(names, titles, path.name),
+        NAVIGATION_TAG,
+        last if has_navigation else None,
+    )
+    if has_navigation:
+        notebook.cells[-1] = navigation
+    else:
+        notebook.cells.append(navigation)
+
+
+def link_problems(notebook: nbformat.NotebookNode, path: pathlib.Path) -> list[str]:
+    """Returns what differs from the generated badges (first cell) and navigation (last cell)."""
+    expected = copy.deepcopy(notebook)
+    sync_links(expected, path)
+    found = []
+    if [cell.source for cell in expected.cells] != [cell.source for cell in notebook.cells]:
+        found.append(
+            f"{path.name}: the badges (first cell) or the navigation (last cell) are not the "
+            "generated ones (run notebook_tool.py sync)"
+        )
+    return found
+
+
+def readme_with_badges(readme: str, lesson_names: list[str]) -> str:
+    """Returns the README with each lesson's Colab badge after its link in the lesson table.
+
+    Example:
+
+    >>> row = "| [01 A](notebooks/01_a.ipynb) | text |"
+    >>> readme_with_badges(row, ["01_a.ipynb"]).startswith(
+    ...     "| [01 A](notebooks/01_a.ipynb) [![Open In Colab]"
+    ... )
+    True
+    """
+    for name in lesson_names:
+        badge = colab_badge(name)
+        row = re.compile(
+            rf"^(\| \[[^\]]+\]\(notebooks/{re.escape(name)}\))( \[!\[Open In Colab\][^|]*)?( \|)",
+            re.MULTILINE,
+        )
+        readme = row.sub(
+            lambda match, badge=badge: f"{match.group(1)} {badge}{match.group(3)}", readme
+        )
+    return readme
 
 
 def sync(notebook: nbformat.NotebookNode) -> None:
@@ -187,10 +395,17 @@ def main(argv: list[str]) -> int:
         notebook = nbformat.read(path, as_version=4)
         if arguments.command == "sync":
             sync(notebook)
+            sync_links(notebook, path)
             nbformat.write(notebook, path)
             print(f"synced {path}")
         else:
-            found += problems(notebook, path.name)
+            found += problems(notebook, path.name) + link_problems(notebook, path)
+    lesson_names = sorted({name for path in arguments.paths for name in lesson_names_beside(path)})
+    readme = README_PATH.read_text()
+    if arguments.command == "sync":
+        README_PATH.write_text(readme_with_badges(readme, lesson_names))
+    elif arguments.command == "check" and readme_with_badges(readme, lesson_names) != readme:
+        found.append("README.md: the lesson table's Colab badges are not the generated ones")
     if arguments.command == "check":
         print("\n".join(found) or "no problems")
     return 1 if found else 0

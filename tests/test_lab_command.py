@@ -1,11 +1,13 @@
-"""The README's lab command serves the course: JupyterLab's HTTP API answers on localhost."""
+"""The README's lab command serves the learner's copies: JupyterLab answers on localhost."""
 
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -46,11 +48,18 @@ def schema_default(port: int, token: str, plugin: str, setting: str):
     return settings["schema"]["properties"][setting]["default"]
 
 
-def test_make_lab_serves_the_notebooks(tmp_path):
+def test_make_lab_serves_the_learners_copies(tmp_path):
     port = free_port()
     token = "course-test-token"
     arguments = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token}"
-    environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    (ROOT / "build").mkdir(exist_ok=True)
+    work = pathlib.Path(tempfile.mkdtemp(dir=ROOT / "build", prefix="lab-work-"))
+    environment = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path),
+        "HOME": str(tmp_path),
+        "COURSE_WORK_DIR": str(work),
+    }
     server = subprocess.Popen(
         ["make", "--no-print-directory", "lab", f"LAB_ARGS={arguments}"],
         cwd=ROOT,
@@ -65,8 +74,15 @@ def test_make_lab_serves_the_notebooks(tmp_path):
             exited = server.poll() is not None
             reason = server.stderr.read().decode() if exited else "no answer"
             raise AssertionError(f"make lab did not serve the notebooks: {reason}")
-        served = {item["name"] for item in contents["content"]}
+        # The server's root is the work folder, laid out like the repository, not notebooks/.
+        assert {item["name"] for item in contents["content"]} >= {"README.md", "notebooks"}
+        served = {
+            item["name"] for item in api_get(port, token, "/api/contents/notebooks")["content"]
+        }
         assert {path.name for path in (ROOT / "notebooks").glob("*.ipynb")} <= served
+        assert (work / "notebooks" / "01_what_a_learning_rate_does.ipynb").read_bytes() == (
+            ROOT / "notebooks" / "01_what_a_learning_rate_does.ipynb"
+        ).read_bytes()
         # The course's overrides are JupyterLab's defaults: no "Jupyter news", no kernel dialog.
         news = schema_default(
             port, token, "@jupyterlab/apputils-extension:notification", "fetchNews"
@@ -78,3 +94,4 @@ def test_make_lab_serves_the_notebooks(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)

@@ -86,6 +86,46 @@ def fit_verbosity() -> int | str:
     return 0 if is_fast_mode() else "auto"
 
 
+# Files a lesson writes (TensorBoard logs, learner copies of the lessons) go under this folder,
+# never beside the pristine lessons in notebooks/. The variable overrides it (tests use one).
+WORK_FOLDER_VARIABLE = "COURSE_WORK_DIR"
+DEFAULT_WORK_FOLDER = COURSE_ROOT / "work"  # gitignored
+
+
+def work_folder(*parts: str) -> pathlib.Path:
+    """Returns a folder for files a lesson writes, created if needed.
+
+    It is `work/` in the course's root folder (gitignored; `make lab` keeps the learner's copies of
+    the lessons there too), or the folder named by the environment variable `COURSE_WORK_DIR`.
+    Lessons write their TensorBoard logs here instead of beside the pristine notebooks.
+
+    Args:
+        *parts: str, sub-folders below the work folder, e.g. `"logs", "lesson05"`.
+
+    Returns:
+        The folder's absolute path.
+
+    Raises:
+        ValueError: if a part is not a plain relative name (empty, absolute or `..`).
+
+    Example:
+
+    >>> folder = work_folder("logs", "doctest")
+    >>> folder.is_dir() and folder.parts[-2:] == ("logs", "doctest")
+    True
+    """
+    for part in parts:
+        relative = pathlib.PurePath(part) if isinstance(part, str) else None
+        if relative is None or not part or relative.is_absolute() or ".." in relative.parts:
+            raise ValueError(
+                f"parts must be relative folder names inside the work folder. Received: {part!r}"
+            )
+    root = pathlib.Path(os.environ.get(WORK_FOLDER_VARIABLE) or DEFAULT_WORK_FOLDER)
+    folder = root.expanduser().resolve().joinpath(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def parse_version(version: str) -> tuple[int, ...]:
     """Returns the leading numeric parts of a version string.
 
