@@ -253,6 +253,8 @@ def link_problems(notebook: nbformat.NotebookNode, path: pathlib.Path) -> list[s
 def readme_with_badges(readme: str, lesson_names: list[str]) -> str:
     """Returns the README with each lesson's Colab badge after its link in the lesson table.
 
+    The course's Binder badge (one without a lesson) is rewritten to the current release too.
+
     Example:
 
     >>> row = "| [01 A](notebooks/01_a.ipynb) | text |"
@@ -261,6 +263,10 @@ def readme_with_badges(readme: str, lesson_names: list[str]) -> str:
     ... )
     True
     """
+    course_badge = re.compile(
+        r"\[!\[Launch Binder\]\([^)]*\)\]\(https://mybinder\.org/v2/gh/[^)?\s]*\)"
+    )
+    readme = course_badge.sub(lambda match: binder_badge(), readme)
     for name in lesson_names:
         badge = colab_badge(name)
         row = re.compile(

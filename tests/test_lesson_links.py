@@ -79,6 +79,15 @@ def test_the_readme_lesson_table_carries_each_colab_badge():
     assert notebook_tool.readme_with_badges(readme, names) == readme
     for name in names:
         assert f"(notebooks/{name}) {notebook_tool.colab_badge(name)} |" in readme
+    assert notebook_tool.binder_badge() in readme
+
+
+def test_sync_rewrites_an_old_release_in_the_readme_badges():
+    names = [path.name for path in LESSONS]
+    readme = (ROOT / "README.md").read_text()
+    old = readme.replace(f"/{course.COURSE_REF}", "/v0.0.1")
+    assert old != readme
+    assert notebook_tool.readme_with_badges(old, names) == readme
 
 
 def test_a_lesson_without_a_heading_is_refused_by_name():
