@@ -16,7 +16,8 @@ PYTEST_ARGS ?=
 # README's Performance section has the times; three workers were slower on 2 cores.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: lab test test-one-thread environment browser refresh-notebooks benchmarks benchmarks-full clean
+.PHONY: lab test test-one-thread environment browser refresh-notebooks release benchmarks \
+	benchmarks-full clean
 
 environment: $(STAMP)
 
@@ -51,6 +52,13 @@ test: $(STAMP) browser
 # The same checks with one TensorFlow thread: a different reduction order stands in for another CPU.
 test-one-thread:
 	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(MAKE) test
+
+# For maintainers: `make release VERSION=v0.3.0` sets COURSE_REF (the release Colab clones) and
+# the project's version, re-syncs the notebooks, commits, tags, and records the release in
+# scripts/releases.tsv (see scripts/release.py). Then: git push origin HEAD v0.3.0
+release: $(STAMP)
+	@test -n "$(VERSION)" || { echo "Usage: make release VERSION=vX.Y.Z" >&2; exit 2; }
+	$(BIN)/python scripts/release.py $(VERSION)
 
 # For authors: re-run notebooks in fast mode and store the outputs of cells tagged keep_output.
 refresh-notebooks: $(STAMP)
