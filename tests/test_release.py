@@ -99,4 +99,4 @@ def test_a_release_refuses_a_dirty_tree_and_a_malformed_version(clone, capsys):
         release.release(VERSION, clone)
     assert release.main(["0.4", "--repository", str(clone)]) == 1
     assert "release refused: VERSION must look like v1.2.3" in capsys.readouterr().err
-    assert git(clone, "tag", "--list") == ""
+    assert VERSION not in git(clone, "tag", "--list").splitlines()
