@@ -117,7 +117,7 @@ def test_the_clone_lands_quietly_in_its_folder_and_is_reused(repository_url, tmp
 
 def test_an_unknown_release_names_the_release_and_leaves_nothing(repository_url, tmp_path):
     folder = tmp_path / "content" / "course"
-    with pytest.raises(RuntimeError, match=r"has no release v9\.9\.9.*Remote branch v9\.9\.9"):
+    with pytest.raises(RuntimeError, match=r"(?s)has no release v9\.9\.9.*Remote branch v9\.9\.9"):
         colab_clone.clone_course(repository_url, "v9.9.9", folder)
     assert_nothing_left(folder)
 
@@ -190,7 +190,7 @@ def test_a_folder_holding_something_else_is_left_alone(repository_url, tmp_path)
     folder = tmp_path / "course"
     (folder / "my_notes.txt").parent.mkdir()
     (folder / "my_notes.txt").write_text("mine")
-    with pytest.raises(RuntimeError, match=r"exists but is not the course.*my_notes\.txt"):
+    with pytest.raises(RuntimeError, match=r"(?s)exists but is not the course.*my_notes\.txt"):
         colab_clone.clone_course(repository_url, RELEASE, folder)
     assert (folder / "my_notes.txt").read_text() == "mine"
 
@@ -218,5 +218,7 @@ def test_outside_the_course_and_outside_colab_the_error_says_where_to_open_it(
     tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(RuntimeError, match=r"Cannot find the course's helpers/ folder.*make lab"):
+    with pytest.raises(
+        RuntimeError, match=r"(?s)Cannot find the course's helpers/ folder.*make lab"
+    ):
         colab_clone.find_course_root("unused", RELEASE, str(tmp_path / "colab"))

@@ -196,7 +196,8 @@ def check_reachable(repository_url: str, ref: str, connect_seconds: float) -> No
     if address.scheme not in ("http", "https") or urllib.request.getproxies().get(address.scheme):
         return  # not http(s), or through a proxy, which git knows and this check does not
     port = address.port or (443 if address.scheme == "https" else 80)
-    failures = [f"Failed to connect to {address.hostname} port {port}: no answer"]
+    where = f"{address.hostname} port {port}"
+    failures = [f"Failed to connect to {where}: no answer within {connect_seconds} s"]
 
     def connect() -> None:
         try:
@@ -204,16 +205,17 @@ def check_reachable(repository_url: str, ref: str, connect_seconds: float) -> No
             failures.clear()
         except socket.gaierror:
             failures[0] = f"Could not resolve host: {address.hostname}"
+        except TimeoutError:
+            pass  # the failure already says so
         except OSError as error:
-            failures[0] = f"Failed to connect to {address.hostname} port {port}: {error}"
+            failures[0] = f"Failed to connect to {where}: {error.strerror or error}"
 
     # In a thread, so that name resolution, which has no time limit of its own, gets one too.
     thread = threading.Thread(target=connect, daemon=True)
     thread.start()
     thread.join(timeout=connect_seconds + 0.5)
-    if failures:  # still the default if the thread is still waiting
-        detail = f"{failures[0]} (waited at most {connect_seconds} s)"
-        raise RuntimeError(failure_message(detail, repository_url, ref))
+    if failures:  # still the first one if the thread is still waiting
+        raise RuntimeError(failure_message(failures[0], repository_url, ref))
 
 
 def run_git(command: list[str], repository_url: str, ref: str, clone_seconds: float) -> None:
@@ -271,6 +273,6 @@ def failure_message(detail: str, repository_url: str, ref: str) -> str:
         cause = "git failed"
         fix = "run this cell again; if it fails again, report git's message above"
     return (
-        f"Could not clone the course's release {ref} from {repository_url}: {cause}. "
-        f"({detail}) Fix: {fix}."
+        f"Could not clone the course's release {ref} from {repository_url}: {cause}.\n"
+        f"({detail})\nFix: {fix}."
     )
