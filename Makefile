@@ -91,4 +91,4 @@ benchmarks-full: $(STAMP)
 	$(BIN)/python benchmarks/jit_compile.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(COLAB_VENV)
