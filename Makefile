@@ -16,7 +16,8 @@ PYTEST_ARGS ?=
 # README's Performance section has the times; three workers were slower on 2 cores.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: lab reset-lesson test test-one-thread environment browser refresh-notebooks benchmarks benchmarks-full clean
+.PHONY: lab reset-lesson test test-one-thread environment colab-environment browser \
+	refresh-notebooks release benchmarks benchmarks-full clean
 
 environment: $(STAMP)
 
@@ -26,6 +27,21 @@ $(STAMP): requirements.txt scripts/jupyterlab_overrides.json
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@mkdir -p $(LAB_SETTINGS)
 	@cp scripts/jupyterlab_overrides.json $(LAB_SETTINGS)/overrides.json
+	@touch $@
+
+# A Colab-like environment for tests/test_colab.py: only what a Colab runtime brings (TensorFlow,
+# Keras, TensorBoard, NumPy, matplotlib, ipykernel, ipywidgets) at requirements.txt's pins; no nbval,
+# jupytext or pytest. Rebuilt when requirements.txt changes; pip installs it from its cache.
+COLAB_VENV ?= .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.installed
+COLAB_PACKAGES := tensorflow|keras|tensorboard|numpy|matplotlib|ipykernel|ipywidgets
+colab-environment: $(COLAB_STAMP)
+
+$(COLAB_STAMP): requirements.txt
+	@test -x $(COLAB_VENV)/bin/python || $(PYTHON) -m venv $(COLAB_VENV)
+	grep -E '^($(COLAB_PACKAGES))==' requirements.txt > $(COLAB_VENV)/requirements.txt
+	$(COLAB_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r $(COLAB_VENV)/requirements.txt
 	@touch $@
 
 # make lab serves the learner's copies in work/ (made from notebooks/ the first time, updated only
@@ -52,7 +68,7 @@ browser:
 	else echo "No $(CHROMIUM) and not root: the browser tests will be skipped (apt-get install chromium)"; \
 	fi
 
-test: $(STAMP) browser
+test: $(STAMP) $(COLAB_STAMP) browser
 	$(BIN)/ruff check helpers tests notebooks scripts benchmarks conftest.py
 	$(BIN)/ruff format --check helpers tests notebooks scripts benchmarks conftest.py
 	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
@@ -60,6 +76,13 @@ test: $(STAMP) browser
 # The same checks with one TensorFlow thread: a different reduction order stands in for another CPU.
 test-one-thread:
 	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(MAKE) test
+
+# For maintainers: `make release VERSION=v0.3.0` sets COURSE_REF (the release Colab clones) and
+# the project's version, re-syncs the notebooks, commits, tags, and records the release in
+# scripts/releases.tsv (see scripts/release.py). Then: git push origin HEAD v0.3.0
+release: $(STAMP)
+	@test -n "$(VERSION)" || { echo "Usage: make release VERSION=vX.Y.Z" >&2; exit 2; }
+	$(BIN)/python scripts/release.py $(VERSION)
 
 # For authors: re-run notebooks in fast mode and store the outputs of cells tagged keep_output.
 refresh-notebooks: $(STAMP)
@@ -77,4 +100,4 @@ benchmarks-full: $(STAMP)
 	$(BIN)/python benchmarks/jit_compile.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(COLAB_VENV)

@@ -12,7 +12,8 @@ Conventions:
   `navigation`); both are generated from `course.REPOSITORY_URL` and `course.COURSE_REF`, and
   `sync` also writes the same badges into the README's lesson table.
 - The first code cell is exactly `setup_cell.source()`, tagged `setup` and
-  `nbval-ignore-output` (it prints versions).
+  `nbval-ignore-output` (it prints versions), its code hidden (a form in Colab, collapsed in
+  JupyterLab): it is plumbing, not part of the lesson.
 - Cells tagged `keep_output` keep their outputs in git: deterministic printed results
   that nbval compares (such cells must also carry `nbval-check-output`).
   Every other code cell is stored without outputs.
@@ -38,6 +39,8 @@ from helpers.lessons import course, setup_cell  # noqa: E402
 KEEP_TAG = "keep_output"
 CHECK_TAG = "nbval-check-output"
 SETUP_TAGS = ["setup", "nbval-ignore-output"]
+# The setup cell's code is hidden: Colab shows its form (the `# @title`), JupyterLab collapses it.
+SETUP_HIDDEN = {"cellView": "form", "jupyter": {"source_hidden": True}}
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 TEXT_MIME_TYPES = {"text/plain", "text/html", "text/markdown"}
 COMMANDS = ("sync", "refresh", "check")
@@ -281,7 +284,8 @@ def readme_with_badges(readme: str, lesson_names: list[str]) -> str:
 
 def sync(notebook: nbformat.NotebookNode) -> None:
     """Writes the shared setup cell first, the standard kernelspec, and strips outputs."""
-    new_cell = nbformat.v4.new_code_cell(setup_cell.source(), metadata={"tags": list(SETUP_TAGS)})
+    metadata = {"tags": list(SETUP_TAGS), **copy.deepcopy(SETUP_HIDDEN)}
+    new_cell = nbformat.v4.new_code_cell(setup_cell.source(), metadata=metadata)
     cells = code_cells(notebook)
     if cells and "setup" in tags_of(cells[0]):
         index = notebook.cells.index(cells[0])
@@ -313,6 +317,8 @@ def problems(notebook: nbformat.NotebookNode, name: str) -> list[str]:
         found.append(
             f"{name}: the setup cell must be tagged {SETUP_TAGS}; it has {tags_of(cells[0])}"
         )
+    elif any(cells[0].metadata.get(key) != value for key, value in SETUP_HIDDEN.items()):
+        found.append(f"{name}: the setup cell's code must be hidden ({SETUP_HIDDEN})")
     if notebook.metadata.get("kernelspec", {}).get("name") != "python3":
         found.append(f"{name}: the kernelspec must be python3 (no kernel-selection dialog)")
     for number, cell in enumerate(cells, start=1):

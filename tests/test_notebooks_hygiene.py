@@ -23,9 +23,8 @@ def make_notebook(*code_cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def make_setup_cell() -> nbformat.NotebookNode:
-    return nbformat.v4.new_code_cell(
-        setup_cell.source(), metadata={"tags": notebook_tool.SETUP_TAGS}
-    )
+    metadata = {"tags": notebook_tool.SETUP_TAGS, **notebook_tool.SETUP_HIDDEN}
+    return nbformat.v4.new_code_cell(setup_cell.source(), metadata=metadata)
 
 
 def printed(text: str, tags: list[str] | None = None) -> nbformat.NotebookNode:
@@ -170,3 +169,12 @@ def test_sync_replaces_an_outdated_setup_cell_instead_of_adding_one():
     notebook_tool.sync(notebook)
     assert len(notebook_tool.code_cells(notebook)) == 2
     assert notebook_tool.problems(notebook, "lesson") == []
+
+
+def test_a_setup_cell_showing_its_code_is_reported():
+    visible = make_setup_cell()
+    visible.metadata.pop("cellView")
+    problems = notebook_tool.problems(make_notebook(visible), "lesson")
+    assert problems == [
+        f"lesson: the setup cell's code must be hidden ({notebook_tool.SETUP_HIDDEN})"
+    ]

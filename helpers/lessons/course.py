@@ -26,14 +26,19 @@ from typing import TypeVar
 
 import numpy as np
 
-# Where the course lives; the setup cell clones it from here in a fresh Colab runtime.
 # The course repository's root folder: data/, notebooks/ and helpers/ sit here.
 COURSE_ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Where the course lives; the setup cell clones it from here in a fresh Colab runtime.
 REPOSITORY_URL = "https://github.com/gentle-fine-tuning/gentle-fine-tuning.git"
-# The git ref Colab fetches: a release tag, so a lesson and its helpers always match.
-COURSE_REF = "v0.2.0"
+# The git ref Colab clones: a release tag, so a lesson and its helpers always match.
+# `make release VERSION=vX.Y.Z` sets it; tests/test_release.py checks the tag exists.
+COURSE_REF = "v0.3.0"
 # Colab has no copy of the course: the setup cell clones it into this folder.
 COLAB_COURSE_FOLDER = "/content/gentle-fine-tuning"
+# Environment variables that override the two above, so tests clone a local copy into a
+# temporary folder (tests/test_colab.py); learners never set them.
+REPOSITORY_URL_VARIABLE = "COURSE_REPOSITORY_URL"
+COLAB_FOLDER_VARIABLE = "COURSE_COLAB_FOLDER"
 DEFAULT_SEED = 42  # every lesson starts from this seed unless it says otherwise
 
 MINIMUM_TENSORFLOW = (2, 16)  # the first TensorFlow release that ships with Keras 3

@@ -1,9 +1,13 @@
 """The setup cell that opens every lesson (01-05), generated from one template.
 
-The cell silences TensorFlow's C++ logging before TensorFlow loads, finds the course's
-`helpers` package (JupyterLab from the repository, nbval, or a fresh Colab runtime, where it
-clones the course at `course.COURSE_REF` from `course.REPOSITORY_URL`), then calls
-`course.setup()`, which checks versions and seeds everything.
+The cell silences TensorFlow's C++ logging before TensorFlow loads, finds the course's root
+folder (JupyterLab and nbval: walking up from the working directory; a fresh Colab runtime:
+cloning the release `course.COURSE_REF` from `course.REPOSITORY_URL`), then calls
+`course.setup()`, which checks versions and seeds everything. The finding and cloning code is
+`helpers/lessons/colab_clone.py`, copied in verbatim: `helpers` cannot be imported before it is
+cloned.
+
+In Colab the cell shows as a form titled "Course setup", its code hidden.
 
 `scripts/notebook_tool.py sync` writes it into each notebook; `tests/test_notebooks_hygiene.py`
 checks every notebook starts with exactly this cell.
@@ -11,34 +15,36 @@ checks every notebook starts with exactly this cell.
 
 from __future__ import annotations
 
-from helpers.lessons import course
+import inspect
+
+from helpers.lessons import colab_clone, course
 
 _SETUP_CELL_TEMPLATE = """\
-# Course setup: the same cell opens every lesson (its source: helpers/lessons/setup_cell.py).
+# @title Course setup (run this cell first) {{ display-mode: "form" }}
+# The same cell opens every lesson (its source: helpers/lessons/setup_cell.py). It finds the
+# course's helpers/ folder (in a fresh Colab runtime: clones the course's release first), checks
+# the TensorFlow and Keras versions and seeds everything.
 import os
-import pathlib
-import subprocess
-import sys
-from importlib.util import find_spec
 
 # Silence TensorFlow's C++ logging and the oneDNN banner before TensorFlow loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-COURSE_REPOSITORY_URL = "{repository_url}"
 COURSE_REF = "{course_ref}"  # the release whose helpers match these lessons
+# Tests set these two variables (a local copy of the course, a temporary folder); you need not.
+COURSE_REPOSITORY_URL = os.environ.get(
+    "{url_variable}", "{repository_url}"
+)
+COLAB_COURSE_FOLDER = os.environ.get("{folder_variable}", "{colab_folder}")
 
-# A file only the course's root folder holds:
-MARKER = pathlib.Path("helpers", "lessons", "course.py")
+# ---- helpers/lessons/colab_clone.py, copied: it finds the course, or clones it in Colab ----
+{colab_clone_source}
 
-folders = [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]
-course_root = next((folder for folder in folders if (folder / MARKER).is_file()), None)
-if course_root is None and find_spec("google.colab") is not None:
-    course_root = pathlib.Path("{colab_folder}")
-    if not (course_root / "helpers").is_dir():
-        clone = ["git", "clone", "--quiet", "--depth=1", "--branch", COURSE_REF]
-        subprocess.run([*clone, COURSE_REPOSITORY_URL, str(course_root)], check=True, timeout=120)
-if course_root is None:
-    raise RuntimeError("Cannot find the course's helpers/ folder: open the lesson with `make lab`.")
+
+# ---- end of helpers/lessons/colab_clone.py ----
+
+import sys
+
+course_root = find_course_root(COURSE_REPOSITORY_URL, COURSE_REF, COLAB_COURSE_FOLDER)
 if str(course_root) not in sys.path:
     sys.path.insert(0, str(course_root))
 
@@ -62,8 +68,11 @@ def source() -> str:
     True
     """
     return _SETUP_CELL_TEMPLATE.format(
-        repository_url=course.REPOSITORY_URL,
         course_ref=course.COURSE_REF,
+        url_variable=course.REPOSITORY_URL_VARIABLE,
+        repository_url=course.REPOSITORY_URL,
+        folder_variable=course.COLAB_FOLDER_VARIABLE,
         colab_folder=course.COLAB_COURSE_FOLDER,
+        colab_clone_source=inspect.getsource(colab_clone).strip(),
         seed=course.DEFAULT_SEED,
     )
