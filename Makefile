@@ -1,7 +1,9 @@
 # Gentle Fine-Tuning: two commands.
 #   make lab   set up the project-local environment (.venv) and open the course in JupyterLab
-#   make test  set up the same environment and run every check (unit tests, doctests, notebooks, ruff, hygiene)
-# The environment is (re)built whenever requirements.txt changes.
+#   make test  set up the same environment and run every check (unit tests, doctests, notebooks, ruff, hygiene,
+#              and lessons 01 and 05 run in JupyterLab in headless Chromium)
+# The environment is (re)built whenever requirements.txt changes. A longer browser check:
+#   make browser-lessons  every lesson run completely in JupyterLab in headless Chromium
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -16,7 +18,7 @@ PYTEST_ARGS ?=
 # README's Performance section has the times; three workers were slower on 2 cores.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: lab reset-lesson test test-one-thread environment colab-environment browser \
+.PHONY: lab reset-lesson test test-one-thread environment colab-environment browser browser-lessons \
 	refresh-notebooks release benchmarks benchmarks-full clean
 
 environment: $(STAMP)
@@ -72,6 +74,14 @@ test: $(STAMP) $(COLAB_STAMP) browser
 	$(BIN)/ruff check helpers tests notebooks scripts benchmarks conftest.py
 	$(BIN)/ruff format --check helpers tests notebooks scripts benchmarks conftest.py
 	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# Every lesson run completely (Run All, fast mode) in JupyterLab in headless Chromium: no cell may
+# show an error; lesson 01's slider and lesson 05's Train button are used too. The test command
+# runs lessons 01 and 05 completely and the setup cell of the others (nbval runs all their cells).
+# Screenshots land in build/screenshots/. About 3 minutes here.
+browser-lessons: $(STAMP) browser
+	COURSE_BROWSER_LESSONS=all COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg \
+	  $(BIN)/python -m pytest -p no:xdist tests/test_browser_lessons.py $(PYTEST_ARGS)
 
 # The same checks with one TensorFlow thread: a different reduction order stands in for another CPU.
 test-one-thread:

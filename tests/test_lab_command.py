@@ -1,55 +1,38 @@
 """The README's lab command serves the learner's copies: JupyterLab answers on localhost."""
 
-import json
 import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
+
+from tests import lab_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-STARTUP_SECONDS = 120  # JupyterLab's first start builds its settings; 2 shared CPUs are slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def api_get(port: int, token: str, path: str, timeout: float = 10):
-    """GETs `path` from the server's HTTP API and returns the decoded JSON."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"token {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.load(response)
 
 
 def wait_for_contents(server: subprocess.Popen, port: int, token: str):
     """Polls the contents API until the server answers; `None` if it exits or time runs out."""
-    deadline = time.monotonic() + STARTUP_SECONDS
+    deadline = time.monotonic() + lab_server.STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
             return None
         try:
-            return api_get(port, token, "/api/contents", timeout=5)
+            return lab_server.api_get(port, token, "/api/contents", timeout=5)
         except OSError:
             time.sleep(1)
     return None
 
 
 def schema_default(port: int, token: str, plugin: str, setting: str):
-    settings = api_get(port, token, f"/lab/api/settings/{plugin}")
+    settings = lab_server.api_get(port, token, f"/lab/api/settings/{plugin}")
     return settings["schema"]["properties"][setting]["default"]
 
 
 def test_make_lab_serves_the_learners_copies(tmp_path):
-    port = free_port()
+    port = lab_server.free_port()
     token = "course-test-token"
     arguments = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token}"
     (ROOT / "build").mkdir(exist_ok=True)
@@ -77,7 +60,8 @@ def test_make_lab_serves_the_learners_copies(tmp_path):
         # The server's root is the work folder, laid out like the repository, not notebooks/.
         assert {item["name"] for item in contents["content"]} >= {"README.md", "notebooks"}
         served = {
-            item["name"] for item in api_get(port, token, "/api/contents/notebooks")["content"]
+            item["name"]
+            for item in lab_server.api_get(port, token, "/api/contents/notebooks")["content"]
         }
         assert {path.name for path in (ROOT / "notebooks").glob("*.ipynb")} <= served
         assert (work / "notebooks" / "01_what_a_learning_rate_does.ipynb").read_bytes() == (
