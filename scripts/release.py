@@ -103,6 +103,21 @@ def is_tag(repository: pathlib.Path, ref: str) -> bool:
     return bool(git(repository, "tag", "--list", ref))
 
 
+def release_commit(repository: pathlib.Path, ref: str) -> str | None:
+    """Returns what `ref` names: the tag itself, else its recorded commit, else `None`.
+
+    Args:
+        repository: the repository's root folder.
+        ref: str, a release such as `course.COURSE_REF`.
+
+    Returns:
+        A revision `git show REVISION:PATH` accepts, or `None` when `ref` is not a release here.
+    """
+    if is_tag(repository, ref):
+        return ref
+    return recorded_releases(repository).get(ref)
+
+
 def ref_problems(repository: pathlib.Path, ref: str) -> list[str]:
     """Returns why `ref` cannot be what Colab clones (an empty list when it can).
 
