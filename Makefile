@@ -1,6 +1,7 @@
 # Gentle Fine-Tuning: two commands.
 #   make lab   set up the project-local environment (.venv) and open the course in JupyterLab
 #   make test  set up the same environment and run every check (unit tests, doctests, notebooks, ruff, hygiene)
+#   make site  build the course website into build/site/ (open build/site/index.html)
 # The environment is (re)built whenever requirements.txt changes.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -16,7 +17,7 @@ PYTEST_ARGS ?=
 # README's Performance section has the times; three workers were slower on 2 cores.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: lab test test-one-thread environment browser refresh-notebooks benchmarks benchmarks-full clean
+.PHONY: lab test test-one-thread site environment browser refresh-notebooks benchmarks benchmarks-full clean
 
 environment: $(STAMP)
 
@@ -51,6 +52,12 @@ test: $(STAMP) browser
 # The same checks with one TensorFlow thread: a different reduction order stands in for another CPU.
 test-one-thread:
 	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(MAKE) test
+
+# The course website, offline: the README as front page, each lesson run in full mode with nbclient
+# (build/executed/full/), rendered with its plots by Sphinx + MyST-NB (scripts/site/conf.py) into
+# build/site/. About 3 minutes on 2 cores. `scripts/build_site.py --help` lists the options.
+site: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python scripts/build_site.py --mode full
 
 # For authors: re-run notebooks in fast mode and store the outputs of cells tagged keep_output.
 refresh-notebooks: $(STAMP)
