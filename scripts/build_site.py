@@ -137,6 +137,9 @@ def table_of_contents(caption: str, entries: list[str]) -> str:
 def stage_lesson(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Prepares an executed lesson for its page: the setup cell folded, widgets as notes.
 
+    Printed text is shown as JupyterLab shows it: a cell's consecutive pieces of one stream
+    joined, and progress bars at their last state (`terminal_text`).
+
     Returns:
         A new notebook; `executed` is left as it is.
     """
@@ -148,10 +151,62 @@ def stage_lesson(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
         tags = cell.metadata.setdefault("tags", [])
         if SETUP_TAG in tags and HIDE_SOURCE_TAG not in tags:
             tags.append(HIDE_SOURCE_TAG)
+        cell.outputs = joined_streams(cell.outputs)
         for output in cell.outputs:
             if WIDGET_VIEW in output.get("data", {}):
                 output["data"] = {"text/markdown": WIDGET_NOTE, "text/plain": WIDGET_NOTE}
     return notebook
+
+
+def joined_streams(outputs: list) -> list:
+    """Joins consecutive outputs of one stream (stdout, stderr), in place; applies `terminal_text`.
+
+    Example:
+
+    >>> pieces = [nbformat.v4.new_output("stream", text=text) for text in ("1/4 ..", "\\r4/4\\n")]
+    >>> [output.text for output in joined_streams(pieces)]
+    ['4/4\\n']
+    """
+    joined = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        continues_a_stream = (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        )
+        if continues_a_stream:
+            previous.text += output.text
+        else:
+            joined.append(output)
+    for output in joined:
+        if output.output_type == "stream":
+            output.text = terminal_text(output.text)
+    return [output for output in joined if output.output_type != "stream" or output.text]
+
+
+def terminal_text(text: str) -> str:
+    """Returns what JupyterLab shows for printed text with control characters in it.
+
+    A carriage return starts its line over; a backspace erases the character before it. Keras's
+    progress bars print both to redraw themselves; a static page would show each as a box.
+
+    Example:
+
+    >>> terminal_text("Epoch 1/2\\n1/4 [==  ]\\b\\b\\b\\b\\r4/4 [====]\\r\\n")
+    'Epoch 1/2\\n4/4 [====]\\n'
+    """
+    lines = []
+    for line in re.sub(r"\r+\n", "\n", text).split("\n"):
+        shown = []
+        for character in line.rsplit("\r", 1)[-1]:
+            if character != "\b":
+                shown.append(character)
+            elif shown:
+                shown.pop()
+        lines.append("".join(shown))
+    return "\n".join(lines)
 
 
 def stage(executed_paths: list[pathlib.Path], staging_folder: pathlib.Path) -> None:

@@ -126,3 +126,17 @@ def test_the_kernel_gets_the_mode_and_plots_inline():
     assert environment["MPLBACKEND"] == executed_notebooks.INLINE_BACKEND
     with pytest.raises(ValueError, match="Received: mode='quick'"):
         executed_notebooks.kernel_environment("quick")
+
+
+def test_staging_shows_a_keras_progress_bar_at_its_last_state():
+    cell = nbformat.v4.new_code_cell("model.fit(...)")
+    pieces = [
+        "Epoch 1/2\n",
+        "\r1/4 ━━━━━ 0s - loss: 1.3",
+        "\b" * 24 + "\r4/4 ━━━━━ 0s - loss: 1.2\n",
+    ]
+    cell.outputs = [nbformat.v4.new_output("stream", text=piece) for piece in pieces]
+    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text="a warning\n"))
+    staged = build_site.stage_lesson(nbformat.v4.new_notebook(cells=[cell]))
+    shown = [(output.name, output.text) for output in staged.cells[0].outputs]
+    assert shown == [("stdout", "Epoch 1/2\n4/4 ━━━━━ 0s - loss: 1.2\n"), ("stderr", "a warning\n")]
