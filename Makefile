@@ -44,10 +44,14 @@ browser:
 	else echo "No $(CHROMIUM) and not root: the browser tests will be skipped (apt-get install chromium)"; \
 	fi
 
+# The second pytest checks the website after the notebooks (the first run defers it): it builds
+# build/site-fast/ from the lessons as the first run executed them (build/executed/fast/, written
+# by conftest.py) and crawls it in headless Chromium: every page, image and internal link (~20 s).
 test: $(STAMP) browser
 	$(BIN)/ruff check helpers tests notebooks scripts benchmarks conftest.py
 	$(BIN)/ruff format --check helpers tests notebooks scripts benchmarks conftest.py
 	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
+	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_site.py
 
 # The same checks with one TensorFlow thread: a different reduction order stands in for another CPU.
 test-one-thread:

@@ -1,10 +1,12 @@
 """Loaded by pytest before any test module: quiet TensorFlow, and keep what the notebooks print.
 
-Besides the shared settings, two hooks keep what the notebooks show, for the course website:
+Besides the shared settings, three hooks serve the course website (`tests/test_site.py`):
 - nbval's kernels plot inline, as in JupyterLab, so a lesson's figures become outputs;
 - each lesson whose cells all pass under nbval is written with its outputs to
   `build/executed/<mode>/` (`scripts/executed_notebooks.py`), so the site check needs no second
-  execution. Each pytest-xdist worker writes the lessons it ran.
+  execution. Each pytest-xdist worker writes the lessons it ran;
+- a session that runs the notebooks defers the site checks (marked `site`): they read those
+  outputs, so `make test` runs them next, in a second, small pytest invocation.
 """
 
 import os
@@ -30,6 +32,16 @@ def close_figures():
     yield
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselects the site checks in a session that also runs the notebooks they read."""
+    if not any(_is_notebook_cell(item) for item in items):
+        return
+    deferred = [item for item in items if item.get_closest_marker("site")]
+    if deferred:
+        config.hook.pytest_deselected(items=deferred)
+        items[:] = [item for item in items if not item.get_closest_marker("site")]
 
 
 def _is_notebook_cell(item: pytest.Item) -> bool:
