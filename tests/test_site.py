@@ -22,7 +22,8 @@ pytestmark = pytest.mark.site
 FAST_SITE_FOLDER = build_site.REPOSITORY_ROOT / "build" / "site-fast"
 # A 1x1 PNG: an image that loads.
 PIXEL_PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGA"
+    "WjR9awAAAABJRU5ErkJggg=="
 )
 FIGURE = re.compile(r'<img[^>]*src="\.\./_images/[^"]+\.png"')
 
