@@ -1,7 +1,8 @@
 # Gentle Fine-Tuning: two commands.
 #   make lab   set up the project-local environment (.venv) and open the course in JupyterLab
-#   make test  set up the same environment and run every check (unit tests, doctests, notebooks, ruff, hygiene,
-#              and lessons 01 and 05 run in JupyterLab in headless Chromium)
+#   make test  set up the same environment and run every check (unit tests, doctests, notebooks, ruff,
+#              hygiene, the Colab simulation, lessons in JupyterLab in headless Chromium, the website)
+#   make site  build the course website into build/site/ (open build/site/index.html)
 # The environment is (re)built whenever requirements.txt changes. A longer browser check:
 #   make browser-lessons  every lesson run completely in JupyterLab in headless Chromium
 
@@ -18,8 +19,8 @@ PYTEST_ARGS ?=
 # README's Performance section has the times; three workers were slower on 2 cores.
 TEST_WORKERS ?= -n 2 --dist loadfile
 
-.PHONY: lab reset-lesson test test-one-thread environment colab-environment browser browser-lessons \
-	refresh-notebooks release benchmarks benchmarks-full clean
+.PHONY: lab reset-lesson test test-one-thread site environment colab-environment browser \
+	browser-lessons refresh-notebooks release benchmarks benchmarks-full clean
 
 environment: $(STAMP)
 
@@ -70,10 +71,14 @@ browser:
 	else echo "No $(CHROMIUM) and not root: the browser tests will be skipped (apt-get install chromium)"; \
 	fi
 
+# The second pytest checks the website after the notebooks (the first run defers it): it builds
+# build/site-fast/ from the lessons as the first run executed them (build/executed/fast/, written
+# by conftest.py) and crawls it in headless Chromium: every page, image and internal link (~20 s).
 test: $(STAMP) $(COLAB_STAMP) browser
 	$(BIN)/ruff check helpers tests notebooks scripts benchmarks conftest.py
 	$(BIN)/ruff format --check helpers tests notebooks scripts benchmarks conftest.py
 	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
+	COURSE_FAST=1 TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_site.py
 
 # Every lesson run completely (Run All, fast mode) in JupyterLab in headless Chromium: no cell may
 # show an error; lesson 01's slider and lesson 05's Train button are used too. The test command
@@ -93,6 +98,12 @@ test-one-thread:
 release: $(STAMP)
 	@test -n "$(VERSION)" || { echo "Usage: make release VERSION=vX.Y.Z" >&2; exit 2; }
 	$(BIN)/python scripts/release.py $(VERSION)
+
+# The course website, offline: the README as front page, each lesson run in full mode with nbclient
+# (build/executed/full/), rendered with its plots by Sphinx + MyST-NB (scripts/site/conf.py) into
+# build/site/. About 3 minutes on 2 cores. `scripts/build_site.py --help` lists the options.
+site: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python scripts/build_site.py --mode full
 
 # For authors: re-run notebooks in fast mode and store the outputs of cells tagged keep_output.
 refresh-notebooks: $(STAMP)
