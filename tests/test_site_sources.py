@@ -10,6 +10,8 @@ import executed_notebooks
 import nbformat
 import pytest
 
+from helpers.lessons import course
+
 ROOT = build_site.REPOSITORY_ROOT
 DOCUMENTS = {
     "README.md": "index.md",
@@ -45,7 +47,9 @@ def test_links_to_other_repository_files_point_at_the_repository_release():
     url = build_site.REPOSITORY_FILE_URL
     expected = f"[setup]({url}/helpers/lessons/course.py#L10) and [the scripts]({url}/scripts)"
     assert rewritten(text) == expected
-    assert url == "https://github.com/gentle-fine-tuning/gentle-fine-tuning/blob/v0.2.0"
+    assert (
+        url == f"https://github.com/gentle-fine-tuning/gentle-fine-tuning/blob/{course.COURSE_REF}"
+    )
 
 
 def test_anchors_other_sites_and_mail_are_left_alone():
