@@ -6,6 +6,7 @@ import subprocess
 
 import nbformat
 import pytest
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PRE_COMMIT = ROOT / ".venv" / "bin" / "pre-commit"
@@ -27,9 +28,19 @@ def repository(tmp_path):
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     (tmp_path / ".gitignore").write_text(".venv\n")
-    run(["git", "init", "--quiet"], tmp_path)
-    run(["git", "add", "."], tmp_path)
+    for command in (["git", "init", "--quiet"], ["git", "add", "."]):
+        finished = run(command, tmp_path)
+        assert finished.returncode == 0, finished.stderr
     return tmp_path
+
+
+def test_the_lesson_hook_runs_once_for_all_lessons():
+    """Each lesson's navigation reads the other lessons, so no two hook processes may overlap."""
+    configuration = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {
+        hook["id"]: hook for repository in configuration["repos"] for hook in repository["hooks"]
+    }
+    assert hooks["lesson-notebooks"]["require_serial"] is True
 
 
 def pre_commit(repository: pathlib.Path) -> subprocess.CompletedProcess:
@@ -59,10 +70,11 @@ def test_the_hooks_strip_outputs_but_keep_tagged_ones(repository):
     untagged.execution_count = 7
     nbformat.write(notebook, path)
     finished = pre_commit(repository)
-    assert finished.returncode == 1  # pre-commit fails when a hook changed a file
-    assert "lessons (setup cell, badges, navigation, stripped outputs)" in finished.stdout
+    report = finished.stdout + finished.stderr
+    assert finished.returncode == 1, report  # pre-commit fails when a hook changed a file
+    assert "files were modified by this hook" in report, report
     cleaned = nbformat.read(path, as_version=4)
-    assert "a learner's run" not in path.read_text()
+    assert "a learner's run" not in path.read_text(), report
     kept_after = [cell for cell in cleaned.cells if "keep_output" in cell.metadata.get("tags", [])]
     assert kept and [cell.outputs for cell in kept_after] == [cell.outputs for cell in kept]
     assert path.read_bytes() == (ROOT / LESSON).read_bytes()
