@@ -58,6 +58,17 @@ def test_numpy_scalars_and_ints_work_like_python_floats(learning_rate, momentum)
     assert optimizers.learning_rate_of(optimizer) == 0.5
 
 
+@pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop"])
+@pytest.mark.parametrize(
+    ("weight_decay", "expected"),
+    [(None, None), (0.01, 0.01), (np.float32(0.25), 0.25), (np.int64(1), 1.0)],
+)
+def test_weight_decay_reaches_the_keras_optimizer(name, weight_decay, expected):
+    optimizer = optimizers.make_optimizer(name, 1e-3, weight_decay=weight_decay)
+    assert optimizer.weight_decay == expected
+    assert type(optimizer.weight_decay) is type(expected)
+
+
 def test_keras_itself_rejects_an_int_learning_rate():
     """Why make_optimizer converts ints: Keras 3 refuses them, with a longer message."""
     with pytest.raises(ValueError, match="should be float"):
@@ -95,6 +106,22 @@ def test_keras_itself_rejects_an_int_learning_rate():
         (
             {"name": "rmsprop", "learning_rate": 1e-2, "momentum": True},
             re.escape("momentum must be a finite number in [0, 1). Received: momentum=True"),
+        ),
+        (
+            {"name": "adam", "learning_rate": 1e-3, "weight_decay": -1},
+            re.escape("weight_decay must be a finite number >= 0. Received: weight_decay=-1"),
+        ),
+        (
+            {"name": "sgd", "learning_rate": 1e-3, "weight_decay": float("nan")},
+            re.escape("weight_decay must be a finite number >= 0. Received: weight_decay=nan"),
+        ),
+        (
+            {"name": "rmsprop", "learning_rate": 1e-3, "weight_decay": True},
+            re.escape("weight_decay must be a finite number >= 0. Received: weight_decay=True"),
+        ),
+        (
+            {"name": "adam", "learning_rate": 1e-3, "weight_decay": "1e-2"},
+            re.escape("weight_decay must be a finite number >= 0. Received: weight_decay='1e-2'"),
         ),
     ],
 )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.finetune import guards, models, schedules, two_phase
+from helpers.finetune import guards, l2_sp, models, schedules, two_phase
 from helpers.lessons import pretrained
 
 matplotlib.use("Agg")
@@ -248,6 +248,7 @@ def pair():
 PLATEAU_WANTED = "ReduceLROnPlateau needs a float rate, not a schedule."
 CALLBACKS_WANTED = "callbacks must be None or a list of keras.callbacks.Callback."
 RATE_WANTED = "must be a positive, finite number or a LearningRateSchedule."
+DECAY_WANTED = "must be a finite number >= 0."
 PAIR_WANTED = (
     "model and base_model must be a pair returned by models.build_mobilenet_v2 (model applies "
     "base_model, then GlobalAveragePooling2D, then its head). Received: model="
@@ -333,6 +334,22 @@ def dataset_of(images, labels):
             {"optimizer": "adamw"},
             "optimizer must be one of ('adam', 'sgd', 'rmsprop'). Received: optimizer='adamw'. "
             "Did you mean 'adam'?",
+        ),
+        (
+            {"fine_tune_weight_decay": -1},
+            f"fine_tune_weight_decay {DECAY_WANTED} Received: fine_tune_weight_decay=-1",
+        ),
+        (
+            {"fine_tune_weight_decay": float("nan")},
+            f"fine_tune_weight_decay {DECAY_WANTED} Received: fine_tune_weight_decay=nan",
+        ),
+        (
+            {"fine_tune_weight_decay": True},
+            f"fine_tune_weight_decay {DECAY_WANTED} Received: fine_tune_weight_decay=True",
+        ),
+        (
+            {"fine_tune_weight_decay": None},
+            f"fine_tune_weight_decay {DECAY_WANTED} Received: fine_tune_weight_decay=None",
         ),
         ({"batch_size": 0}, "batch_size must be an int >= 1. Received: batch_size=0"),
         ({"seed": -1}, "seed must be an int >= 0. Received: seed=-1"),
@@ -651,3 +668,86 @@ def test_a_fine_tune_schedule_reaches_phase_two_optimizer(monkeypatch, capsys):
     for step in (0, 5, 19):
         fine_tune_optimizer.iterations.assign(step)
         assert float(fine_tune_optimizer.learning_rate) == float(schedule(step))
+
+
+@pytest.mark.parametrize(
+    ("weight_decay", "expected"), [(1e-2, 1e-2), (np.float32(0.5), 0.5), (0.0, None), (0, None)]
+)
+def test_fine_tune_weight_decay_reaches_phase_two_optimizer_only(weight_decay, expected):
+    model, base_model = tiny_pair(seed=2)
+    recorder = Recorder(base_model)
+    two_phase.fine_tune(
+        model,
+        base_model,
+        tiny_data(2),
+        head_epochs=1,
+        fine_tune_epochs=1,
+        fine_tune_weight_decay=weight_decay,
+        batch_size=12,
+        callbacks=[recorder],
+        verbose=0,
+    )
+    head_phase, fine_tune_phase = recorder.phases
+    # Keras's "no decay" is None; 0.0 becomes None too.
+    assert head_phase["optimizer"].weight_decay is None
+    assert fine_tune_phase["optimizer"].weight_decay == expected
+
+
+def test_fine_tune_compiles_again_for_another_weight_decay_or_other_regularizers():
+    model, base_model = tiny_pair(seed=3)
+    data = tiny_data(3)
+
+    def phase_two(weight_decay=0.0):
+        two_phase.fine_tune(
+            model,
+            base_model,
+            data,
+            head_epochs=0,
+            fine_tune_epochs=1,
+            fine_tune_weight_decay=weight_decay,
+            batch_size=12,
+            verbose=0,
+        )
+        return model.train_function
+
+    first = phase_two()
+    assert phase_two() is first  # the same settings reuse the traced step
+    assert l2_sp.attach(base_model, strength=1e-2) == 1
+    penalised = phase_two()
+    assert penalised is not first
+    assert phase_two() is penalised
+    # A new reference means new regularizers: the old trace holds the old reference.
+    l2_sp.attach(base_model, strength=1e-2)
+    reattached = phase_two()
+    assert reattached is not penalised
+    assert l2_sp.detach(base_model) == 1
+    detached = phase_two()
+    assert detached is not reattached
+    assert phase_two() is detached
+    decayed = phase_two(weight_decay=1e-2)
+    assert decayed is not detached
+    assert phase_two(weight_decay=1e-2) is decayed
+    assert phase_two(weight_decay=2e-2) is not decayed
+
+
+def test_the_loss_after_attach_includes_the_penalty_even_after_an_earlier_trace():
+    model, base_model = tiny_pair(seed=4)
+    images, labels = tiny_data(4)
+    options = {
+        "head_epochs": 0,
+        "fine_tune_epochs": 1,
+        "fine_tune_learning_rate": 1e-6,
+        "batch_size": 12,  # one step: the epoch's loss is the loss before it
+        "verbose": 0,
+    }
+    two_phase.fine_tune(model, base_model, (images, labels), **options)  # traced without L2-SP
+    l2_sp.attach(base_model, strength=5.0)
+    kernel = base_model.layers[1].kernel  # the one Conv2D, after the InputLayer
+    kernel.assign(kernel + 0.25)  # the base has drifted: 5 * 0.25**2 per entry
+    expected_penalty = 5.0 * 0.25**2 * np.prod(kernel.shape)
+    assert l2_sp.penalty(base_model) == pytest.approx(expected_penalty, rel=1e-6)
+    logits = model(images, training=False)
+    data_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
+    history = two_phase.fine_tune(model, base_model, (images, labels), **options)
+    assert history.loss[0] == pytest.approx(float(data_loss) + expected_penalty, rel=1e-5)
+    assert expected_penalty > 10 * float(data_loss)  # so the penalty is no rounding error

@@ -89,13 +89,16 @@ def make_optimizer(
         name: str, `"adam"`, `"sgd"` or `"rmsprop"` (any case).
         learning_rate: a positive number (Python or numpy, int or float) or a schedule of float
             rates.
-        **options: keyword arguments for the Keras class. SGD's `momentum` defaults to 0.9.
+        **options: keyword arguments for the Keras class. SGD's `momentum` defaults to 0.9;
+            `weight_decay` (float >= 0 or None) is Keras's decoupled decay, applied before each
+            step as `variable.assign_sub(variable * weight_decay * learning_rate)`.
 
     Returns:
         A new `keras.optimizers.Adam`, `SGD` or `RMSprop`.
 
     Raises:
-        ValueError: for an unknown `name`, a bad `learning_rate`, or `momentum` outside [0, 1).
+        ValueError: for an unknown `name`, a bad `learning_rate`, `momentum` outside [0, 1), or
+            a `weight_decay` that is neither None nor a finite number >= 0.
 
     Example:
 
@@ -115,6 +118,10 @@ def make_optimizer(
         options.setdefault("momentum", DEFAULT_MOMENTUM)
     if "momentum" in options:
         options["momentum"] = validation.check_probability("momentum", options["momentum"])
+    if options.get("weight_decay") is not None:
+        options["weight_decay"] = validation.check_number(
+            "weight_decay", options["weight_decay"], minimum=0
+        )
     return OPTIMIZER_CLASSES[key](learning_rate=learning_rate, **options)
 
 

@@ -5,7 +5,9 @@ the same features every epoch, so they are computed once (`head_training.pooled_
 unfreezes the base (BatchNormalization stays frozen, see `models.unfreeze`), recompiles with a fresh
 optimizer at a tenth of the head's rate (1e-4, the course's phase-2 rule) and counts on. A
 `guards.DivergenceGuard` watches both phases: a rate far too high stops the run with an error
-naming that rate.
+naming that rate. Lesson 06 regularises phase 2: `fine_tune_weight_decay` (decoupled decay
+towards zero), or `l2_sp.attach` on the base before the call (a penalty towards the pretrained
+weights).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def fine_tune(
     head_learning_rate: float | optimizers.Schedule = HEAD_LEARNING_RATE,
     fine_tune_learning_rate: float | optimizers.Schedule = FINE_TUNE_LEARNING_RATE,
     optimizer: str = "adam",
+    fine_tune_weight_decay: float = 0.0,
     top_layers: int | None = None,
     augmentation: keras.layers.Layer | None = None,
     batch_size: int = 32,
@@ -104,6 +107,13 @@ def fine_tune(
             1e-4, the course's phase-2 rule: a tenth of the head's rate, to be confirmed with a
             range test on the unfrozen model (lessons 04 and 05 measure it).
         optimizer: str, `"adam"`, `"sgd"` (momentum 0.9) or `"rmsprop"`. Defaults to `"adam"`.
+        fine_tune_weight_decay: float >= 0, the decoupled weight decay of phase 2's optimizer
+            (AdamW-style; phase 1's head has none). Before each step Keras shrinks every trainable
+            weight, `variable.assign_sub(variable * weight_decay * learning_rate)`
+            (`_apply_weight_decay` in keras/src/optimizers/base_optimizer.py and
+            keras/src/backend/tensorflow/optimizer.py), so the decay scales with the learning
+            rate and never passes through Adam's normalisation. 0.0 means none. To pull towards
+            the pretrained weights instead of zero, see `l2_sp.attach`. Defaults to 0.0.
         top_layers: int or None, passed to `models.unfreeze`. Defaults to `None` (the whole base).
         augmentation: keras layer or None, applied to training images on the fly; without it
             phase 1 trains the head on base features computed once. Defaults to `None`.
@@ -150,6 +160,9 @@ def fine_tune(
         "fine_tune_learning_rate", fine_tune_learning_rate, fine_tune_epochs, callbacks
     )
     optimizer = validation.check_choice("optimizer", optimizer, tuple(optimizers.OPTIMIZER_CLASSES))
+    fine_tune_weight_decay = validation.check_number(
+        "fine_tune_weight_decay", fine_tune_weight_decay, minimum=0
+    )
     top_layers = models.check_top_layers(base_model, top_layers)
     augmentation_kinds = (keras.layers.Layer, type(None))
     validation.check_instance(
@@ -194,7 +207,9 @@ def fine_tune(
             phase_one_inputs = _head_on_features(
                 model, base_model, train_ordered, validation_batches, batch_size, seed
             )
-        phase_one = _fit(*phase_one_inputs, optimizer, head_rate, 0, head_epochs, **fit_options)
+        phase_one = _fit(
+            *phase_one_inputs, optimizer, head_rate, None, 0, head_epochs, **fit_options
+        )
         guards.check_not_diverged(guard, "head_learning_rate", head_rate)
     # Fewer than head_epochs when a callback stops phase 1.
     boundary = len(phase_one.get("loss", []))
@@ -208,6 +223,7 @@ def fine_tune(
             validation_batches,
             optimizer,
             fine_tune_rate,
+            fine_tune_weight_decay or None,  # Keras's "no decay" is None
             boundary,
             end,
             **fit_options,
@@ -315,23 +331,29 @@ def _fit(
     validation_batches: tf.data.Dataset | None,
     optimizer: str,
     learning_rate: float | optimizers.Schedule,
+    weight_decay: float | None,
     start: int,
     end: int,
     **fit_options: object,
 ) -> dict:
     """Compiles `model` with a fresh optimizer, the logits loss and accuracy, then fits it.
 
-    A model this function compiled before, for the same optimizer and the same trainable weights,
-    keeps its traced training step: its optimizer is restarted instead (`restarts`), which makes
-    the same run without tracing MobileNetV2's step again.
+    A model this function compiled before, for the same optimizer, weight decay, trainable weights
+    and regularizers on them, keeps its traced training step: its optimizer is restarted instead
+    (`restarts`), which makes the same run without tracing MobileNetV2's step again. The weight
+    decay and the regularizers (`l2_sp.attach`) are baked into the traced step, so a change in
+    either compiles afresh.
     """
     trainable = tuple(id(variable) for variable in model.trainable_variables)
+    regularizers = tuple(variable.regularizer for variable in model.trainable_variables)
     compiled = _COMPILED.get(model)
     reusable = (
         compiled is not None
         and compiled.optimizer is model.optimizer
         and compiled.optimizer_name == optimizer
+        and compiled.weight_decay == weight_decay
         and compiled.trainable == trainable
+        and _same_objects(compiled.regularizers, regularizers)
         and not isinstance(learning_rate, optimizers.Schedule)
         and restarts.has_float_learning_rate(model.optimizer)
     )
@@ -339,11 +361,15 @@ def _fit(
         restarts.restart_optimizer(model.optimizer, learning_rate)
     else:
         model.compile(
-            optimizer=optimizers.make_optimizer(optimizer, learning_rate),
+            optimizer=optimizers.make_optimizer(
+                optimizer, learning_rate, weight_decay=weight_decay
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-        _COMPILED[model] = _Compiled(model.optimizer, optimizer, trainable)
+        _COMPILED[model] = _Compiled(
+            model.optimizer, optimizer, weight_decay, trainable, regularizers
+        )
     return model.fit(
         train, validation_data=validation_batches, initial_epoch=start, epochs=end, **fit_options
     ).history
@@ -351,12 +377,24 @@ def _fit(
 
 @dataclasses.dataclass(frozen=True)
 class _Compiled:
-    """How `_fit` compiled a model: the optimizer it made, its kind, the weights it trains."""
+    """How `_fit` compiled a model: its optimizer, weight decay, trained weights, regularizers."""
 
     optimizer: keras.optimizers.Optimizer
     optimizer_name: str
+    # The optimizer's decoupled weight decay, None for none: a constant of the traced step.
+    weight_decay: float | None
     # The ids of the model's trainable variables then: the traced step updates exactly these.
     trainable: tuple[int, ...]
+    # Each trainable variable's regularizer then (or None), held so that their ids stay unique:
+    # the traced step adds exactly these penalties to the loss.
+    regularizers: tuple[object, ...]
+
+
+def _same_objects(first: tuple[object, ...], second: tuple[object, ...]) -> bool:
+    """Whether two tuples hold the very same objects (identity, not equality), in order."""
+    return len(first) == len(second) and all(
+        one is other for one, other in zip(first, second, strict=True)
+    )
 
 
 # The models `_fit` compiled; an entry goes when its model is garbage-collected.
