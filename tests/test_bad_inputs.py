@@ -16,6 +16,7 @@ import tensorflow as tf
 from helpers.finetune import (
     forgetting,
     head_training,
+    l2_sp,
     lr_finder,
     lr_suggestions,
     models,
@@ -100,6 +101,10 @@ CASES = [
         "not raw pixels. Received: data images of dtype uint8",
     ),
     (
+        "l2_sp.attach(base_model, strength=-1.0)",
+        "strength must be a finite number >= 0. Received: strength=-1.0",
+    ),
+    (
         'optimizers.make_optimizer("adamw", 1e-3)',
         "name must be one of ('adam', 'sgd', 'rmsprop'). Received: name='adamw'. "
         "Did you mean 'adam'?",
@@ -133,6 +138,7 @@ def namespace(shapes):
         "datasets": datasets,
         "forgetting": forgetting,
         "head_training": head_training,
+        "l2_sp": l2_sp,
         "lr_clinic": lr_clinic,
         "lr_finder": lr_finder,
         "lr_suggestions": lr_suggestions,
