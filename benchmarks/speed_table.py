@@ -62,7 +62,7 @@ def timed_run(command: list[str], cwd: pathlib.Path, **environment: str) -> tupl
 
 
 def course_rows() -> list[dict]:
-    """The five lessons under nbval in fast mode, against the seed example offline."""
+    """Every lesson under nbval in fast mode, against the seed example offline."""
     seed = seconds_of([PYTHON, "benchmarks/seed_example.py"])
     nbval = [PYTHON, "-m", "pytest", "notebooks", "-q"]
     course = seconds_of(nbval, COURSE_FAST="1", CI="true")

@@ -1,12 +1,15 @@
 """Benchmark: the course's training paths against the plain Keras way, side by side in one run.
 
-Four comparisons on the lesson's task (800 images at 96x96, the bundled MobileNetV2 base):
+Five comparisons on the lesson's task (800 images at 96x96, the bundled MobileNetV2 base):
 
 - **Phase 1**: the head on features cached by `head_training.pooled_features` (the feature pass
   counted) against the seed's way, `fit` of the full model through the frozen base, after 5 and
   20 epochs, and per epoch once both are warm.
 - **Phase 2**: `two_phase.fine_tune` against a bare `tf.function` training step on the same
   batches, per epoch once both are traced (throughput: bare seconds / helper seconds).
+- **Augmentation's price** (lesson 06): phase 1 with `augmentation.build_augmentation`, which
+  runs the frozen base on every augmented batch of every epoch, against cached features, for 10
+  epochs, tracing included.
 - **A 4-rate phase-2 sweep**: how many training steps it traces and what each run costs.
 - **The range test** (`lr_finder.find_learning_rate`, 100 steps) against 100 plain `fit` steps.
 
@@ -36,7 +39,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import table  # noqa: E402
-from helpers.finetune import lr_finder, models, restarts, two_phase, validation  # noqa: E402
+from helpers.finetune import (  # noqa: E402
+    augmentation,
+    lr_finder,
+    models,
+    restarts,
+    two_phase,
+    validation,
+)
 from helpers.lessons import pretrained, target_task  # noqa: E402
 
 BATCH_SIZE = 32
@@ -115,6 +125,28 @@ def phase_one_rows(data: target_task.TaskData, epochs: int = 20) -> list[dict]:
         table.row("phase 1, one warm epoch: seed's fit / cached", ours, reference, "s", "-", True)
     )
     return rows
+
+
+def augmentation_rows(data: target_task.TaskData, epochs: int = 10) -> list[dict]:
+    """Phase 1 with augmentation (the base runs every epoch) against cached features (lesson 06)."""
+    seconds = {}
+    for augmented in (False, True):
+        model, base_model = fresh_pair()
+        layer = augmentation.build_augmentation(seed=0) if augmented else None
+        start = time.perf_counter()
+        quietly(
+            two_phase.fine_tune,
+            model,
+            base_model,
+            data.train,
+            head_epochs=epochs,
+            fine_tune_epochs=0,
+            augmentation=layer,
+            verbose=0,
+        )
+        seconds[augmented] = time.perf_counter() - start
+    measure = f"phase 1, {epochs} epochs incl. traces: augmented / cached features"
+    return [table.row(measure, seconds[False], seconds[True], "s", "-", True)]
 
 
 def bare_step_epoch_seconds(data: target_task.TaskData, epochs: int) -> float:
@@ -259,12 +291,18 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Runs the four comparisons and prints their rows."""
+    """Runs the five comparisons and prints their rows."""
     arguments = parse_arguments(argv)
     data = target_task.prepare_data(
         arguments.images_per_class, validation_count=8, test_count=8, source_count=6
     )
-    measurements = [phase_one_rows, phase_two_rows, sweep_rows, range_test_rows]
+    measurements = [
+        phase_one_rows,
+        augmentation_rows,
+        phase_two_rows,
+        sweep_rows,
+        range_test_rows,
+    ]
     for measure in measurements:
         for result in measure(data):
             if arguments.json:

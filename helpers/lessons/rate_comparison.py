@@ -120,7 +120,7 @@ def compare(
     head_epochs = validation.check_int("head_epochs", head_epochs, minimum=1)
     fine_tune_epochs = validation.check_int("fine_tune_epochs", fine_tune_epochs, minimum=1)
     seed = validation.check_int("seed", seed, minimum=0)
-    source_head = _checked_source_head(source_head)
+    source_head = checked_source_head(source_head)
     image_size = data.train[0].shape[1]
 
     keras.utils.set_random_seed(seed)
@@ -142,7 +142,7 @@ def compare(
     )
     # Phase 1 leaves the base untouched: its drift is 0.
     unchanged = forgetting.snapshot(base_model)
-    outcomes = [_measure(head_model, data, "head only", unchanged, source_head)]
+    outcomes = [measure(head_model, data, "head only", unchanged, source_head)]
     # Every run starts from the state of a fresh build holding the pretrained base and the trained
     # head (its dropout seeds as built). One model serves them all: restored to that state, it
     # keeps its traced training step from one rate to the next (`restarts`).
@@ -195,7 +195,7 @@ def _fine_tune_and_measure(
     stopped_reason = None
     recorder = forgetting.UpdateRatioRecorder(base_model, steps=UPDATE_RATIO_STEPS)
     try:
-        with _eager_if_short(epochs, data):
+        with eager_if_short(epochs, data):
             two_phase.fine_tune(
                 model,
                 base_model,
@@ -211,7 +211,7 @@ def _fine_tune_and_measure(
     except guards.TrainingDivergedError as error:
         label += " (diverged)"
         stopped_reason = str(error)
-    outcome = _measure(model, data, label, before, source_head, learning_rate)
+    outcome = measure(model, data, label, before, source_head, learning_rate)
     update_ratios = _without_batch_norm(base_model, recorder.mean_ratios())
     return dataclasses.replace(outcome, update_ratios=update_ratios, stopped_reason=stopped_reason)
 
@@ -254,7 +254,7 @@ def without_phase_one(
     epochs = validation.check_int("epochs", epochs, minimum=1)
     learning_rate = validation.check_positive_number("learning_rate", learning_rate)
     seed = validation.check_int("seed", seed, minimum=0)
-    source_head = _checked_source_head(source_head)
+    source_head = checked_source_head(source_head)
     keras.utils.set_random_seed(seed)
     model, base_model = pretrained.build_mobilenet_v2(
         target_task.NUM_CLASSES, data.train[0].shape[1]
@@ -311,7 +311,7 @@ def from_scratch(
             layer.momentum = SCRATCH_BATCHNORM_MOMENTUM
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss)
-    with _eager_if_short(epochs, data):
+    with eager_if_short(epochs, data):
         model.fit(
             *data.train,
             batch_size=BATCH_SIZE,
@@ -677,10 +677,27 @@ def _three_axes(axes: object) -> list[matplotlib.axes.Axes]:
     return panels
 
 
-def _checked_source_head(
+def checked_source_head(
     source_head: object,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Returns the source head's `(kernel, bias)`: the bundled one for `None`, else checked."""
+    """Returns the source head's `(kernel, bias)`: the bundled one for `None`, else checked.
+
+    Args:
+        source_head: `None` (the bundled source head), or a tuple `(kernel, bias)` of arrays of
+            shapes `(num_features, 6)` and `(6,)`.
+
+    Returns:
+        The `(kernel, bias)` arrays.
+
+    Raises:
+        ValueError: if `source_head` is neither, naming it and the value received.
+
+    Example:
+
+    >>> kernel, bias = checked_source_head(None)
+    >>> kernel.shape, bias.shape
+    ((1280, 6), (6,))
+    """
     if source_head is None:
         with np.load(pretrained.BUNDLED_SOURCE_HEAD_PATH) as head:
             return head["kernel"], head["bias"]
@@ -715,7 +732,7 @@ def _without_batch_norm(base_model: keras.Model, by_layer: dict[str, float]) -> 
     return {name: value for name, value in by_layer.items() if name not in skipped}
 
 
-def _measure(
+def measure(
     model: keras.Model,
     data: target_task.TaskData,
     label: str,
@@ -723,7 +740,23 @@ def _measure(
     source_head: tuple[np.ndarray, np.ndarray],
     learning_rate: float | None = None,
 ) -> Outcome:
-    """Target accuracy, source accuracy with the source head put back, base drift since `before`."""
+    """Target accuracy, source accuracy with the source head put back, base drift since `before`.
+
+    The validation loss and accuracy (what a choice is made on) and the test accuracy (what it
+    is reported with) come from one forward pass each (`model.predict`); the source accuracy
+    puts the source head back on the base (`forgetting.source_accuracy`).
+
+    Args:
+        model: keras.Model, a pair's model from `pretrained.build_mobilenet_v2`.
+        data: target_task.TaskData, the splits to measure on.
+        label: str, the run's name in tables.
+        before: a `forgetting.snapshot` of the model, taken before the run trained.
+        source_head: `(kernel, bias)`, from `checked_source_head`.
+        learning_rate: float or None, phase 2's rate, stored in the outcome. Defaults to None.
+
+    Returns:
+        An `Outcome` (no update/weight ratios).
+    """
     base_model = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     source = forgetting.source_accuracy(base_model, *source_head, *data.source_test)
     drift = _without_batch_norm(base_model, forgetting.relative_drift(before, base_model))
@@ -743,7 +776,7 @@ def _measure(
 
 
 @contextlib.contextmanager
-def _eager_if_short(epochs: int, data: target_task.TaskData) -> Iterator[None]:
+def eager_if_short(epochs: int, data: target_task.TaskData) -> Iterator[None]:
     """Runs a fit of fewer than `EAGER_STEPS` steps eagerly, where tracing would cost more."""
     previous = tf.config.functions_run_eagerly()
     steps = epochs * math.ceil(len(data.train[1]) / BATCH_SIZE)
