@@ -178,6 +178,45 @@ def format_summary(seeds: Sequence[SeedResults]) -> str:
         ("update_ratio", "step / weight", "{:.1e}"),
     )
     runs = [run for run in summary if run != "head gradients"]
+    lines = summary_table(summary, runs, columns, len(seeds)).splitlines()
+    gradients = summary["head gradients"]
+    lines.append(
+        "gradient norm into the base: fresh head "
+        + _mean_and_range_text(gradients["fresh"], "{:.2f}")
+        + ", trained head "
+        + _mean_and_range_text(gradients["trained"], "{:.2f}")
+    )
+    return "\n".join(lines)
+
+
+def summary_table(
+    summary: dict[str, dict[str, tuple[float, float, float]]],
+    runs: Sequence[str],
+    columns: Sequence[tuple[str, str, str]],
+    number_of_seeds: int,
+) -> str:
+    """A text table of a summary's `mean (min-max)` cells: one line per run, one column per field.
+
+    Lessons 04 and 06 print their stored studies with it.
+
+    Args:
+        summary: dict from run name to dict from field to `(mean, min, max)`, as `summarize`
+            returns it.
+        runs: sequence of run names, the rows in order.
+        columns: sequence of `(field, title, number format)` triples, e.g.
+            `("target_accuracy", "test accuracy", "{:.2f}")`.
+        number_of_seeds: int, named in the header.
+
+    Returns:
+        The table; a NaN mean shows as "-".
+
+    Example:
+
+    >>> summary = {"1e-4": {"target_accuracy": (0.84, 0.81, 0.86)}}
+    >>> print(summary_table(summary, ["1e-4"], [("target_accuracy", "test", "{:.2f}")], 3))
+    run   test  (mean, min-max over 3 seeds)
+    1e-4  0.84 (0.81-0.86)
+    """
     table = [["run", *(title for _, title, _ in columns)]]
     for run in runs:
         fields = summary[run]
@@ -189,14 +228,7 @@ def format_summary(seeds: Sequence[SeedResults]) -> str:
         "".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]
-    lines[0] += f"  (mean, min-max over {len(seeds)} seeds)"
-    gradients = summary["head gradients"]
-    lines.append(
-        "gradient norm into the base: fresh head "
-        + _mean_and_range_text(gradients["fresh"], "{:.2f}")
-        + ", trained head "
-        + _mean_and_range_text(gradients["trained"], "{:.2f}")
-    )
+    lines[0] += f"  (mean, min-max over {number_of_seeds} seeds)"
     return "\n".join(lines)
 
 

@@ -33,7 +33,7 @@ from helpers.finetune import (
     two_phase,
     validation,
 )
-from helpers.lessons import course, pretrained, target_task
+from helpers.lessons import course, pretrained, rate_comparison, target_task
 
 # 1e-5 .. 1, half-decade steps
 PHASE_ONE_GRID = tuple(float(rate) for rate in np.logspace(-5, 0, 11))
@@ -266,26 +266,13 @@ def compare_phase_two(
     seed = validation.check_int("seed", seed, minimum=0)
     image_size = data.train[0].shape[1]
     keras.utils.set_random_seed(seed)
-    trained, base_model = pretrained.build_mobilenet_v2(target_task.NUM_CLASSES, image_size)
-    # A grid search's many fits stay silent, whatever the course's verbosity.
-    two_phase.fine_tune(
-        trained,
-        base_model,
-        data.train,
-        head_epochs=head_epochs,
-        fine_tune_epochs=0,
-        head_learning_rate=HEAD_LEARNING_RATE,
-        seed=seed,
-        verbose=0,
-    )
-
+    trained, trained_base = pretrained.build_mobilenet_v2(target_task.NUM_CLASSES, image_size)
     # Every phase-2 run starts from a fresh build holding the pretrained base and the trained head:
-    # one model, restored to that state each time, keeps its traced step (`restarts`).
-    keras.utils.set_random_seed(seed)
-    model, base_model = pretrained.build_mobilenet_v2(
-        target_task.NUM_CLASSES, image_size, weights=None
+    # one model, restored to that state each time, keeps its traced step (`restarts`). A grid
+    # search's many fits stay silent, whatever the course's verbosity.
+    model, base_model = rate_comparison.model_after_phase_one(
+        trained, trained_base, data, head_epochs, seed, verbose=0
     )
-    model.set_weights(trained.get_weights())
     start_state = restarts.save_state(model)
 
     def held_out_losses(learning_rate: float) -> tuple[float, float]:

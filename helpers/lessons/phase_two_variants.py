@@ -388,30 +388,16 @@ def _model_after_phase_one(
     seed: int,
     source_head: tuple[np.ndarray, np.ndarray],
 ) -> tuple[keras.Model, keras.Model, rate_comparison.Outcome]:
-    """A fresh build holding the pretrained base and a head trained on it, and that head measured.
-
-    As `rate_comparison.compare`: the head trains on one build, and its weights go into a second
-    build made with the same seed, whose dropout seeds are those of a fresh build.
-    """
-    image_size = data.train[0].shape[1]
+    """A fresh build holding the pretrained base and a trained head, and that head measured."""
     keras.utils.set_random_seed(seed)
-    head_model, head_base = pretrained.build_mobilenet_v2(target_task.NUM_CLASSES, image_size)
-    two_phase.fine_tune(
-        head_model,
-        head_base,
-        data.train,
-        head_epochs=head_epochs,
-        fine_tune_epochs=0,
-        seed=seed,
-        verbose=course.fit_verbosity(),
+    head_model, head_base = pretrained.build_mobilenet_v2(
+        target_task.NUM_CLASSES, data.train[0].shape[1]
     )
-    unchanged = forgetting.snapshot(head_base)
+    model, base_model = rate_comparison.model_after_phase_one(
+        head_model, head_base, data, head_epochs, seed
+    )
+    unchanged = forgetting.snapshot(head_base)  # phase 1 leaves the base untouched
     head_only = rate_comparison.measure(head_model, data, "head only", unchanged, source_head)
-    keras.utils.set_random_seed(seed)
-    model, base_model = pretrained.build_mobilenet_v2(
-        target_task.NUM_CLASSES, image_size, weights=None
-    )
-    model.set_weights(head_model.get_weights())
     return model, base_model, head_only
 
 

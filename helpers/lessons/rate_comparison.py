@@ -124,33 +124,19 @@ def compare(
     image_size = data.train[0].shape[1]
 
     keras.utils.set_random_seed(seed)
-    head_model, base_model = pretrained.build_mobilenet_v2(target_task.NUM_CLASSES, image_size)
+    head_model, head_base = pretrained.build_mobilenet_v2(target_task.NUM_CLASSES, image_size)
     top_layers_options = [
         validation.check_optional_int(
-            f"top_layers_options[{index}]", top_layers, minimum=1, maximum=len(base_model.layers)
+            f"top_layers_options[{index}]", top_layers, minimum=1, maximum=len(head_base.layers)
         )
         for index, top_layers in enumerate(top_layers_options)
     ]
-    two_phase.fine_tune(
-        head_model,
-        base_model,
-        data.train,
-        head_epochs=head_epochs,
-        fine_tune_epochs=0,
-        seed=seed,
-        verbose=course.fit_verbosity(),
-    )
+    model, base_model = model_after_phase_one(head_model, head_base, data, head_epochs, seed)
     # Phase 1 leaves the base untouched: its drift is 0.
-    unchanged = forgetting.snapshot(base_model)
+    unchanged = forgetting.snapshot(head_base)
     outcomes = [measure(head_model, data, "head only", unchanged, source_head)]
-    # Every run starts from the state of a fresh build holding the pretrained base and the trained
-    # head (its dropout seeds as built). One model serves them all: restored to that state, it
-    # keeps its traced training step from one rate to the next (`restarts`).
-    keras.utils.set_random_seed(seed)
-    model, base_model = pretrained.build_mobilenet_v2(
-        target_task.NUM_CLASSES, image_size, weights=None
-    )
-    model.set_weights(head_model.get_weights())
+    # One model serves every run: restored to its state after phase 1, it keeps its traced
+    # training step from one rate to the next (`restarts`).
     start = restarts.save_state(model)
     # Runs of one depth train the same weights and share one traced step: depth by depth, then
     # listed rate by rate as `itertools.product` orders them.
@@ -174,6 +160,50 @@ def compare(
         )
     outcomes += [by_pair[pair] for pair in itertools.product(rates, top_layers_options)]
     return outcomes
+
+
+def model_after_phase_one(
+    head_model: keras.Model,
+    head_base: keras.Model,
+    data: target_task.TaskData,
+    head_epochs: int,
+    seed: int,
+    verbose: int | str | None = None,
+) -> tuple[keras.Model, keras.Model]:
+    """Trains the head of a fresh build on its frozen base; returns a second build holding it.
+
+    The head trains (at 1e-3, on cached features) on `head_model`; its weights go into a second
+    build made with the same seed, whose dropout seeds are those of a fresh build. Sweeps restore
+    that build to this state before every phase-2 run (`restarts`), so each run starts as a fresh
+    build holding the pretrained base and the trained head would. Phase 1 leaves `head_base`
+    untouched.
+
+    Args:
+        head_model, head_base: keras.Model, a fresh pair from `pretrained.build_mobilenet_v2`,
+            built right after `keras.utils.set_random_seed(seed)`.
+        data: target_task.TaskData, whose training split phase 1 trains on.
+        head_epochs: int >= 1, phase 1's epochs.
+        seed: int >= 0, seeds the shuffling and the second build.
+        verbose: `fit`'s verbosity, or None for `course.fit_verbosity()`. Defaults to None.
+
+    Returns:
+        `(model, base_model)`: the second build, ready for phase 2.
+    """
+    two_phase.fine_tune(
+        head_model,
+        head_base,
+        data.train,
+        head_epochs=head_epochs,
+        fine_tune_epochs=0,
+        seed=seed,
+        verbose=course.fit_verbosity() if verbose is None else verbose,
+    )
+    keras.utils.set_random_seed(seed)
+    model, base_model = pretrained.build_mobilenet_v2(
+        target_task.NUM_CLASSES, data.train[0].shape[1], weights=None
+    )
+    model.set_weights(head_model.get_weights())
+    return model, base_model
 
 
 def _fine_tune_and_measure(

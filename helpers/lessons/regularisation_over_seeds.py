@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from collections.abc import Sequence
 
 from helpers.finetune import validation
-from helpers.lessons import augmentation_study, course, phase_two_variants, rate_comparison
+from helpers.lessons import (
+    augmentation_study,
+    comparison_over_seeds,
+    course,
+    phase_two_variants,
+    rate_comparison,
+)
 
 RESULTS_PATH = course.COURSE_ROOT / "data" / "regularisation_seeds.json"
-SUMMARY_FIELDS = (
-    "validation_loss",
-    "validation_accuracy",
-    "target_accuracy",
-    "source_accuracy",
-    "overall_drift",
-)
+# The numbers `summarize` gathers per run, as for lesson 04's study.
+SUMMARY_FIELDS = comparison_over_seeds.SUMMARY_FIELDS
 # What scripts/regularisation_seeds.py runs per seed: lesson 06's full-mode sizes.
 STORED_SETTINGS = {
     "images_per_class": 30,
@@ -206,9 +206,7 @@ def summarize(seeds: Sequence[SeedResults]) -> dict[str, dict[str, tuple[float, 
     >>> low <= mean <= high
     True
     """
-    rows = validation.check_sequence("seeds", seeds)
-    for index, row in enumerate(rows):
-        validation.check_instance(f"seeds[{index}]", row, SeedResults, "a SeedResults")
+    rows = _checked_seeds(seeds)
     values: dict[str, dict[str, list[float]]] = {}
 
     def add(run: str, field: str, value: float) -> None:
@@ -266,25 +264,7 @@ def format_summary(seeds: Sequence[SeedResults], runs: Sequence[str] | None = No
         ("source_accuracy", "source accuracy", "{:.2f}"),
         ("overall_drift", "drift", "{:#.2g}"),
     )
-    table = [["run", *(title for _, title, _ in columns)]]
-    for name in names:
-        fields = summary[name]
-        table.append([name, *(_text(fields[field], number) for field, _, number in columns)])
-    widths = [max(len(row[index]) for row in table) + 2 for index in range(len(table[0]))]
-    lines = [
-        "".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in table
-    ]
-    lines[0] += f"  (mean, min-max over {len(seeds)} seeds)"
-    return "\n".join(lines)
-
-
-def _text(mean_and_range: tuple[float, float, float], number: str) -> str:
-    """The text "0.84 (0.81-0.86)", or "-" for NaN."""
-    if math.isnan(mean_and_range[0]):
-        return "-"
-    mean, low, high = (number.format(value) for value in mean_and_range)
-    return f"{mean} ({low}-{high})"
+    return comparison_over_seeds.summary_table(summary, names, columns, len(seeds))
 
 
 def optimizer_runs(seeds: Sequence[SeedResults]) -> list[str]:
