@@ -77,8 +77,8 @@ def test_the_stored_study_has_three_seeds_at_the_lessons_full_size():
         if "images_per_class = course.choose(" in cell.source
     )
     assert f"images_per_class = course.choose(full={SETTINGS['images_per_class']}," in data_cell
-    assert f"validation_count=course.choose(full={SETTINGS['validation_count']}," in data_cell
-    assert f"test_count=course.choose(full={SETTINGS['test_count']}," in data_cell
+    assert f"validation_count = course.choose(full={SETTINGS['validation_count']}," in data_cell
+    assert f"test_count = course.choose(full={SETTINGS['test_count']}," in data_cell
     assert f"source_count=course.choose(full={SETTINGS['source_count']}," in data_cell
     assert f"head_epochs = course.choose(full={SETTINGS['head_epochs']}," in data_cell
     assert f"fine_tune_epochs = course.choose(full={SETTINGS['fine_tune_epochs']}," in data_cell

@@ -1,6 +1,5 @@
 """Data paths: the tf.data pipeline, the flower photos (offline, faked, cached), random arrays."""
 
-import pathlib
 import re
 import time
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from helpers.lessons import datasets, network
+from tests import fake_flowers
 
 
 def _labelled_images(count, size=4):
@@ -175,28 +175,10 @@ def test_flowers_fail_without_downloading_when_the_server_is_unreachable(tmp_pat
         datasets.download_flowers(cache_dir=str(tmp_path))
 
 
-def _fake_get_file(calls, photos_per_class=5):
-    """A stand-in for `keras.utils.get_file`: 'extracts' tiny PNG photos as Keras 3 does."""
-
-    def get_file(fname, origin, extract, cache_dir):
-        calls.append(origin)
-        extracted = pathlib.Path(cache_dir) / "datasets" / fname
-        for class_index, name in enumerate(datasets.FLOWERS_CLASSES):
-            (extracted / "flower_photos" / name).mkdir(parents=True, exist_ok=True)
-            for photo in range(photos_per_class):
-                pixels = np.full((20, 30, 3), 40 * class_index + photo, dtype=np.uint8)
-                keras.utils.save_img(
-                    extracted / "flower_photos" / name / f"{photo}.png", pixels, scale=False
-                )
-        return str(extracted)
-
-    return get_file
-
-
 def test_load_flowers_with_a_fake_download_then_from_the_cache(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: True)
-    monkeypatch.setattr(keras.utils, "get_file", _fake_get_file(calls))
+    monkeypatch.setattr(keras.utils, "get_file", fake_flowers.fake_get_file(calls))
     (train_images, train_labels), (validation_images, validation_labels), names = (
         datasets.load_flowers(image_size=32, validation_fraction=0.2, cache_dir=str(tmp_path))
     )
@@ -225,7 +207,7 @@ def test_flowers_default_cache_is_keras_home(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: True)
-    monkeypatch.setattr(keras.utils, "get_file", _fake_get_file(calls))
+    monkeypatch.setattr(keras.utils, "get_file", fake_flowers.fake_get_file(calls))
     folder = datasets.download_flowers()
     assert folder.is_relative_to(tmp_path) and calls == [datasets.FLOWERS_URL]
 

@@ -227,3 +227,14 @@ def test_the_table_rejects_what_is_not_a_comparison():
     outcome = rate_comparison.Outcome("head only", None, 0.8, 0.99, 0.0, {}, 0.7, 0.5)
     with pytest.raises(ValueError, match="comparison must be a VariantComparison"):
         phase_two_variants.format_table([outcome])
+
+
+def test_a_task_without_source_images_measures_no_source_accuracy(data):
+    # As the flowers (target_task.prepare_flowers): ImageNet's images are not part of the course.
+    no_source = dataclasses.replace(data, source_test=None)
+    comparison = phase_two_variants.compare_variants(
+        no_source, [Variant("plain", 1e-3)], 1, 1, source_head=SOURCE_HEAD
+    )
+    assert math.isnan(comparison.head_only.source_accuracy)
+    assert math.isnan(comparison.run("plain").outcome.source_accuracy)
+    assert comparison.run("plain").outcome.overall_drift > 0

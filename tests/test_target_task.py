@@ -1,4 +1,4 @@
-"""The offline target task (lessons 04-05): shapes, preprocessing, balance and argument checks."""
+"""The target task: the offline shapes (lessons 04-06), the flowers online (lesson 06), checks."""
 
 import re
 
@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers.lessons import shapes_data, target_task
+from helpers.lessons import datasets, network, shapes_data, target_task
+from tests import fake_flowers
 
 SIZE = 32  # the smallest image size: keeps every test fast
 
@@ -95,3 +96,45 @@ def test_numpy_scalars_work_like_python_ints():
 def test_bad_arguments_raise_value_errors_naming_the_argument(arguments, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         tiny_data(**arguments)
+
+
+def test_the_flowers_make_the_same_splits_without_a_source_task(tmp_path, monkeypatch):
+    monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: True)
+    monkeypatch.setattr(keras.utils, "get_file", fake_flowers.fake_get_file([], 10))
+    data = target_task.prepare_flowers(
+        2, validation_count=4, test_count=5, image_size=SIZE, cache_dir=str(tmp_path)
+    )
+    assert data.num_classes == len(datasets.FLOWERS_CLASSES) == 5
+    assert data.source_test is None
+    assert np.bincount(data.train[1]).tolist() == [2] * 5
+    assert [len(labels) for _, labels in (data.validation, data.target_test)] == [4, 5]
+    for images, labels in (data.train, data.validation, data.target_test):
+        assert images.shape[1:] == (SIZE, SIZE, 3) and images.dtype == np.float32
+        assert images.min() >= -1.0 and images.max() <= 1.0
+        assert labels.dtype == np.int32
+    # Every fake photo of class k has pixel values 40 * k + (0..9): the labels follow the photos.
+    pixels = np.round((data.train[0][:, 0, 0, 0] + 1) * 127.5).astype(int)
+    assert np.all((pixels - 40 * data.train[1] >= 0) & (pixels - 40 * data.train[1] < 10))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"images_per_class": 9}, "the training photos of 'daisy'. Received: images_per_class=9"),
+        ({"validation_count": 6, "test_count": 6}, "must be at most 10, the held-out photos"),
+        ({"images_per_class": 0}, "Received: images_per_class=0"),
+        ({"test_count": True}, "Received: test_count=True"),
+    ],
+)
+def test_the_flowers_reject_counts_they_cannot_fill(tmp_path, monkeypatch, arguments, message):
+    monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: True)
+    monkeypatch.setattr(keras.utils, "get_file", fake_flowers.fake_get_file([], 10))
+    settings = {"images_per_class": 2, "validation_count": 4, "test_count": 4, **arguments}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        target_task.prepare_flowers(**settings, image_size=SIZE, cache_dir=str(tmp_path))
+
+
+def test_the_flowers_fail_within_seconds_offline(tmp_path, monkeypatch):
+    monkeypatch.setattr(network, "is_reachable", lambda *args, **kwargs: False)
+    with pytest.raises(ConnectionError):
+        target_task.prepare_flowers(2, image_size=SIZE, cache_dir=str(tmp_path))

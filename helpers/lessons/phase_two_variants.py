@@ -119,6 +119,7 @@ def compare_variants(
     fine_tune_epochs: int = 5,
     seed: int = 0,
     source_head: tuple[np.ndarray, np.ndarray] | None = None,
+    weights: str = "bundled",
 ) -> VariantComparison:
     """Trains one head on the frozen base, then runs phase 2 once per variant from that state.
 
@@ -135,6 +136,9 @@ def compare_variants(
             Defaults to 5.
         seed: int >= 0, seeds the head, dropout and shuffling. Defaults to 0.
         source_head: `(kernel, bias)`, or `None` for the bundled source head. Defaults to None.
+        weights: str, the pretrained base (`pretrained.build_mobilenet_v2`): `"bundled"` for
+            the shapes, `"imagenet"` for the flowers (`target_task.prepare_flowers`, whose runs
+            have no source accuracy). Defaults to `"bundled"`.
 
     Returns:
         A `VariantComparison`.
@@ -160,7 +164,9 @@ def compare_variants(
     seed = validation.check_int("seed", seed, minimum=0)
     source_head = rate_comparison.checked_source_head(source_head)
 
-    model, base_model, head_only = _model_after_phase_one(data, head_epochs, seed, source_head)
+    model, base_model, head_only = _model_after_phase_one(
+        data, head_epochs, seed, source_head, weights
+    )
     start = restarts.save_state(model)
     # Variants that compile the same step run one after another, so they share its trace.
     order = sorted(range(len(variants)), key=lambda index: _compiled_alike(variants[index]))
@@ -187,6 +193,7 @@ def suggest_rates(
     head_epochs: int = 10,
     seed: int = 0,
     num_steps: int = lr_finder.MAX_STEPS,
+    weights: str = "bundled",
 ) -> dict[str, lr_finder.RangeTestResult]:
     """Trains one head, then runs an LR range test per optimizer on the unfrozen model.
 
@@ -200,6 +207,7 @@ def suggest_rates(
         head_epochs: int >= 1, phase 1's epochs at 1e-3. Defaults to 10.
         seed: int >= 0, seeds the head, dropout and the batches. Defaults to 0.
         num_steps: int in [2, 100], the range test's steps. Defaults to `lr_finder.MAX_STEPS`.
+        weights: str, the pretrained base, as for `compare_variants`. Defaults to `"bundled"`.
 
     Returns:
         A dict from optimizer name to its `lr_finder.RangeTestResult`.
@@ -225,7 +233,7 @@ optimizer_names[0]='adamw'. Did you mean 'adam'?
     seed = validation.check_int("seed", seed, minimum=0)
     num_steps = validation.check_int("num_steps", num_steps, minimum=2, maximum=lr_finder.MAX_STEPS)
     source_head = rate_comparison.checked_source_head(None)
-    model, base_model, _ = _model_after_phase_one(data, head_epochs, seed, source_head)
+    model, base_model, _ = _model_after_phase_one(data, head_epochs, seed, source_head, weights)
     start = restarts.save_state(model)
     results = {}
     for name in names:
@@ -387,11 +395,12 @@ def _model_after_phase_one(
     head_epochs: int,
     seed: int,
     source_head: tuple[np.ndarray, np.ndarray],
+    weights: str,
 ) -> tuple[keras.Model, keras.Model, rate_comparison.Outcome]:
     """A fresh build holding the pretrained base and a trained head, and that head measured."""
     keras.utils.set_random_seed(seed)
     head_model, head_base = pretrained.build_mobilenet_v2(
-        target_task.NUM_CLASSES, data.train[0].shape[1]
+        data.num_classes, data.train[0].shape[1], weights=weights
     )
     model, base_model = rate_comparison.model_after_phase_one(
         head_model, head_base, data, head_epochs, seed

@@ -200,7 +200,7 @@ def model_after_phase_one(
     )
     keras.utils.set_random_seed(seed)
     model, base_model = pretrained.build_mobilenet_v2(
-        target_task.NUM_CLASSES, data.train[0].shape[1], weights=None
+        data.num_classes, data.train[0].shape[1], weights=None
     )
     model.set_weights(head_model.get_weights())
     return model, base_model
@@ -784,11 +784,15 @@ def measure(
         source_head: `(kernel, bias)`, from `checked_source_head`.
         learning_rate: float or None, phase 2's rate, stored in the outcome. Defaults to None.
 
+    The source accuracy is NaN when `data` has no source test set (`target_task.prepare_flowers`).
+
     Returns:
         An `Outcome` (no update/weight ratios).
     """
     base_model = next(layer for layer in model.layers if isinstance(layer, keras.Model))
-    source = forgetting.source_accuracy(base_model, *source_head, *data.source_test)
+    source = math.nan  # no source test set (the flowers): nothing to measure forgetting on
+    if data.source_test is not None:
+        source = forgetting.source_accuracy(base_model, *source_head, *data.source_test)
     drift = _without_batch_norm(base_model, forgetting.relative_drift(before, base_model))
     overall = forgetting.overall_drift(before, base_model)
     validation_loss, validation_accuracy = _loss_and_accuracy(model, *data.validation)
