@@ -1,6 +1,6 @@
 """Benchmark: the course's training paths against the plain Keras way, side by side in one run.
 
-Five comparisons on the lesson's task (800 images at 96x96, the bundled MobileNetV2 base):
+Six comparisons on the lesson's task (800 images at 96x96, the bundled MobileNetV2 base):
 
 - **Phase 1**: the head on features cached by `head_training.pooled_features` (the feature pass
   counted) against the seed's way, `fit` of the full model through the frozen base, after 5 and
@@ -10,6 +10,8 @@ Five comparisons on the lesson's task (800 images at 96x96, the bundled MobileNe
 - **Augmentation's price** (lesson 06): phase 1 with `augmentation.build_augmentation`, which
   runs the frozen base on every augmented batch of every epoch, against cached features, for 10
   epochs, tracing included.
+- **Discriminative rates** (lesson 07): a warm phase-2 epoch with one `MultiOptimizer` holding an
+  Adam per layer group (`discriminative_rates`) against one Adam for the whole model.
 - **A 4-rate phase-2 sweep**: how many training steps it traces and what each run costs.
 - **The range test** (`lr_finder.find_learning_rate`, 100 steps) against 100 plain `fit` steps.
 
@@ -41,9 +43,13 @@ import tensorflow as tf  # noqa: E402
 from benchmarks import table  # noqa: E402
 from helpers.finetune import (  # noqa: E402
     augmentation,
+    discriminative_rates,
+    layer_groups,
     lr_finder,
     models,
     restarts,
+    stages,
+    training_inputs,
     two_phase,
     validation,
 )
@@ -214,6 +220,26 @@ def phase_two_rows(data: target_task.TaskData, epochs: int = 3) -> list[dict]:
     ]
 
 
+def discriminative_rows(data: target_task.TaskData, epochs: int = 4) -> list[dict]:
+    """A warm phase-2 epoch: an Adam per layer group (`MultiOptimizer`) against one Adam."""
+    seconds = {}
+    for discriminative in (False, True):
+        model, base_model = fresh_pair()
+        models.unfreeze(base_model)
+        groups = layer_groups.mobilenet_v2_groups(model, base_model)
+        optimizer = keras.optimizers.Adam(two_phase.FINE_TUNE_LEARNING_RATE)
+        if discriminative:
+            rates = discriminative_rates.group_rates(list(groups), two_phase.HEAD_LEARNING_RATE)
+            optimizer = discriminative_rates.discriminative_optimizer(groups, rates)
+        train, _ = training_inputs.prepare(data.train, "train", model, BATCH_SIZE, 0)
+        clock = EpochClock()
+        stages.fit_stage(model, optimizer, train, None, 0, epochs, callbacks=[clock], verbose=0)
+        seconds[discriminative] = clock.warm_epoch_seconds()
+    measure = "phase 2, one warm epoch: one Adam / an Adam per layer group (7 groups)"
+    ratio = seconds[False] / seconds[True]
+    return [table.row(measure, seconds[True], seconds[False], "s", ">= 0.9x", ratio >= 0.9)]
+
+
 def sweep_rows(data: target_task.TaskData) -> list[dict]:
     """A phase-2 sweep over `SWEEP_RATES` on one restored model: its traces and run times."""
     model, base_model = fresh_pair()
@@ -291,7 +317,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Runs the five comparisons and prints their rows."""
+    """Runs the six comparisons and prints their rows."""
     arguments = parse_arguments(argv)
     data = target_task.prepare_data(
         arguments.images_per_class, validation_count=8, test_count=8, source_count=6
@@ -300,6 +326,7 @@ def main(argv: list[str] | None = None) -> None:
         phase_one_rows,
         augmentation_rows,
         phase_two_rows,
+        discriminative_rows,
         sweep_rows,
         range_test_rows,
     ]

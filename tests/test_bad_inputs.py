@@ -14,13 +14,17 @@ import pytest
 import tensorflow as tf
 
 from helpers.finetune import (
+    batchnorm_options,
+    discriminative_rates,
     forgetting,
     head_training,
     l2_sp,
+    layer_groups,
     lr_finder,
     lr_suggestions,
     models,
     optimizers,
+    stages,
     two_phase,
 )
 from helpers.lessons import datasets, lr_clinic, pretrained, target_task
@@ -105,6 +109,29 @@ CASES = [
         "strength must be a finite number >= 0. Received: strength=-1.0",
     ),
     (
+        "layer_groups.unfreeze_top_groups(base_model, groups, 8)",
+        "count must be an int from 0 to 7. Received: count=8",
+    ),
+    (
+        "discriminative_rates.group_rates(list(groups), 1e-3, factor=0.5)",
+        "factor must be a finite number >= 1. Received: factor=0.5",
+    ),
+    (
+        'discriminative_rates.discriminative_optimizer(groups, {"head": 1e-3})',
+        "learning_rates must have exactly the groups' names as keys, ['stem', 'blocks 1-2', "
+        "'blocks 3-5', 'blocks 6-12', 'blocks 13-16', 'top', 'head']. Received: learning_rates "
+        "missing ['stem', 'blocks 1-2', 'blocks 3-5', 'blocks 6-12', 'blocks 13-16', 'top']",
+    ),
+    (
+        "batchnorm_options.reestimate_statistics(base_model, images[:1])",
+        "images must hold at least 2 images: statistics need more than one. "
+        "Received: images of shape (1, 32, 32, 3)",
+    ),
+    (
+        "stages.gradual_unfreeze(model, base_model, groups, (images, labels), stages=0)",
+        "stages must be None or an int from 1 to 7. Received: stages=0",
+    ),
+    (
         'optimizers.make_optimizer("adamw", 1e-3)',
         "name must be one of ('adam', 'sgd', 'rmsprop'). Received: name='adamw'. "
         "Did you mean 'adam'?",
@@ -135,15 +162,19 @@ def namespace(shapes):
     nan_features[0, 0] = np.nan
     rates = lr_suggestions.exponential_rates(1e-7, 10.0, 50)
     modules = {
+        "batchnorm_options": batchnorm_options,
         "datasets": datasets,
+        "discriminative_rates": discriminative_rates,
         "forgetting": forgetting,
         "head_training": head_training,
         "l2_sp": l2_sp,
+        "layer_groups": layer_groups,
         "lr_clinic": lr_clinic,
         "lr_finder": lr_finder,
         "lr_suggestions": lr_suggestions,
         "models": models,
         "optimizers": optimizers,
+        "stages": stages,
         "two_phase": two_phase,
     }
     return {
@@ -151,6 +182,7 @@ def namespace(shapes):
         "batched": batched,
         "model": model,
         "base_model": base_model,
+        "groups": layer_groups.mobilenet_v2_groups(model, base_model),
         "compiled_model": compiled_model,
         "shapes": shapes,
         "images": images,

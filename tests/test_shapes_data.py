@@ -172,3 +172,61 @@ def test_plot_examples_titles_each_image_and_uses_the_given_axes():
 def test_plot_examples_rejects_bad_input_naming_the_argument(images, labels, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         shapes_data.plot_examples(images, labels, shapes_data.TARGET_CLASSES)
+
+
+# Each case's labels and its pixels' mean and standard deviation, recorded from the code before
+# `shifted` existed: adding the shift must not change the standard images. Labels are exact (a
+# permutation); pixels come from float32 sines and exponentials, whose last bit may differ on
+# another CPU and flip a pixel's rounding, so the statistics have a tolerance far below what a
+# change of the drawing (a reordered draw moves them by units) would cause.
+STANDARD_IMAGES = {
+    ("target", "test", 6, 32, 0): ([1, 3, 0, 1, 2, 0], 128.704, 67.977),
+    ("source", "train", 5, 40, 3): ([2, 1, 4, 0, 3], 116.882, 57.834),
+    ("target", "train", 260, 32, 1): ([2, 0, 1, 0, 1, 0, 0, 1], 128.24, 62.505),
+    ("target", "validation", 3, 96, 2): ([1, 0, 2], 126.0, 64.235),
+}
+
+
+@pytest.mark.parametrize("arguments", list(STANDARD_IMAGES), ids=str)
+def test_standard_images_are_those_drawn_before_the_shift_existed(arguments):
+    images, labels = shapes_data.make_images(*arguments)
+    explicit = shapes_data.make_images(*arguments, shifted=False)
+    first_labels, mean, deviation = STANDARD_IMAGES[arguments]
+    assert labels[: len(first_labels)].tolist() == first_labels
+    pixels = images.astype(float)
+    assert pixels.mean() == pytest.approx(mean, abs=0.02)
+    assert pixels.std() == pytest.approx(deviation, abs=0.02)
+    np.testing.assert_array_equal(explicit[0], images)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shifted_images_are_new_balanced_and_deterministic(seed):
+    standard, _ = shapes_data.make_images("target", "test", count=40, image_size=32, seed=seed)
+    shifted, labels = shapes_data.make_images(
+        "target", "test", count=40, image_size=32, seed=seed, shifted=True
+    )
+    again, labels_again = shapes_data.make_images(
+        "target", "test", count=40, image_size=32, seed=seed, shifted=True
+    )
+    assert shifted.shape == (40, 32, 32, 3) and shifted.dtype == np.uint8
+    assert labels.shape == (40,) and labels.dtype == np.int32
+    assert np.bincount(labels, minlength=4).tolist() == [10] * 4
+    np.testing.assert_array_equal(shifted, again)
+    np.testing.assert_array_equal(labels, labels_again)
+    assert not _fingerprints(shifted) & _fingerprints(standard)
+
+
+def test_the_shift_is_visible_as_extra_edges_in_the_background():
+    """Stripes and checks add edges: the mean step between neighbouring pixels about doubles."""
+    steps = {}
+    for shifted in (False, True):
+        images, _ = shapes_data.make_images("target", "test", 40, 48, 0, shifted=shifted)
+        neighbour_steps = np.abs(np.diff(images.astype(float), axis=2)).mean(axis=(1, 2, 3))
+        steps[shifted] = np.median(neighbour_steps)
+    assert steps[True] > 1.4 * steps[False], steps
+
+
+def test_a_non_bool_shift_is_refused():
+    message = "shifted must be True or False. Received: shifted='yes'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        shapes_data.make_images("target", "test", 4, 32, shifted="yes")

@@ -91,11 +91,41 @@ def test_numpy_scalars_work_like_python_ints():
         ({"image_size": 16}, "image_size must be an int >= 32. Received: image_size=16"),
         ({"seed": -1}, "seed must be an int >= 0. Received: seed=-1"),
         ({"seed": "0"}, "seed must be an int >= 0. Received: seed='0'"),
+        ({"ood_count": -1}, "ood_count must be an int >= 0. Received: ood_count=-1"),
+        ({"ood_count": 2.5}, "ood_count must be an int >= 0. Received: ood_count=2.5"),
+        ({"ood_count": None}, "ood_count must be an int >= 0. Received: ood_count=None"),
     ],
 )
 def test_bad_arguments_raise_value_errors_naming_the_argument(arguments, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         tiny_data(**arguments)
+
+
+def test_no_ood_test_set_unless_asked():
+    assert tiny_data().ood_test is None
+    assert tiny_data(ood_count=0).ood_test is None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_ood_test_set_is_the_shifted_target_test_preprocessed(seed):
+    data = tiny_data(seed, ood_count=8)
+    pixels, labels = shapes_data.make_images("target", "test", 8, SIZE, seed, shifted=True)
+    images, ood_labels = data.ood_test
+    assert images.shape == (8, SIZE, SIZE, 3) and images.dtype == np.float32
+    assert ood_labels.dtype == np.int32
+    assert np.bincount(ood_labels).tolist() == [2] * target_task.NUM_CLASSES
+    np.testing.assert_allclose(images, pixels / 127.5 - 1.0, atol=1e-6)
+    np.testing.assert_array_equal(ood_labels, labels)
+    # Asking for it changes no other set.
+    without = tiny_data(seed)
+    for name in ("train", "validation", "target_test", "source_test"):
+        np.testing.assert_array_equal(getattr(data, name)[0], getattr(without, name)[0])
+
+
+def test_task_data_built_by_position_keeps_its_fields():
+    pair = (np.zeros((1, SIZE, SIZE, 3), "float32"), np.zeros(1, "int32"))
+    data = target_task.TaskData(pair, pair, pair, None, 5)
+    assert data.num_classes == 5 and data.source_test is None and data.ood_test is None
 
 
 def test_the_flowers_make_the_same_splits_without_a_source_task(tmp_path, monkeypatch):
@@ -105,7 +135,7 @@ def test_the_flowers_make_the_same_splits_without_a_source_task(tmp_path, monkey
         2, validation_count=4, test_count=5, image_size=SIZE, cache_dir=str(tmp_path)
     )
     assert data.num_classes == len(datasets.FLOWERS_CLASSES) == 5
-    assert data.source_test is None
+    assert data.source_test is None and data.ood_test is None
     assert np.bincount(data.train[1]).tolist() == [2] * 5
     assert [len(labels) for _, labels in (data.validation, data.target_test)] == [4, 5]
     for images, labels in (data.train, data.validation, data.target_test):

@@ -6,6 +6,11 @@ preprocessed to [-1, 1] as MobileNetV2 expects. `NUM_CLASSES` is the target task
 the one constant every lesson and helper uses for the head's units. Online, `prepare_flowers`
 makes the same splits from the TF flower photos, for a base pretrained on ImageNet (lesson 06);
 it has no source test set, since ImageNet's images are not part of the course.
+
+For lesson 07, `prepare_data(..., ood_count=n)` adds an out-of-distribution (OOD) test set: target
+test images drawn under the shapes' distribution shift (`shapes_data.make_images(...,
+shifted=True)`: the same classes on striped or checked backgrounds). Accuracy on it measures how
+well the features carry over to images unlike those trained on.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ NUM_CLASSES = len(shapes_data.TARGET_CLASSES)  # 4: hexagon, heart, crescent, ar
 
 @dataclasses.dataclass
 class TaskData:
-    """Images preprocessed to [-1, 1] with int32 labels: target train, validation and test, and
-    source test.
+    """Images preprocessed to [-1, 1] with int32 labels: target train, validation and test, source
+    test, and an optional out-of-distribution target test.
 
     Rates and other choices are made on `validation`; `target_test` only reports the chosen
     run, so the reported accuracy is not flattered by the choice. Each field is an `(images,
     labels)` pair: float32 images `(n, image_size, image_size, 3)` and labels `(n,)`, target
     labels in `[0, NUM_CLASSES)`, source labels in `[0, shapes_data.NUM_SOURCE_CLASSES)`.
+    `ood_test` holds target test images under a distribution shift (lesson 07), or `None`.
     """
 
     train: tuple[np.ndarray, np.ndarray]
@@ -38,6 +44,9 @@ class TaskData:
     # None when the source task's images are not available (the flowers: ImageNet's are not).
     source_test: tuple[np.ndarray, np.ndarray] | None = None
     num_classes: int = NUM_CLASSES  # the target task's classes: the head's units
+    # The shifted target test set (`shapes_data.make_images(..., shifted=True)`), or None. Last,
+    # so that positional construction keeps its meaning.
+    ood_test: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def prepare_data(
@@ -47,8 +56,14 @@ def prepare_data(
     source_count: int = 300,
     image_size: int = 96,
     seed: int = 0,
+    ood_count: int = 0,
 ) -> TaskData:
     """Draws target train, validation and test images and source test images for MobileNetV2.
+
+    With `ood_count` > 0 it also draws an out-of-distribution target test set: the target classes
+    under the shapes' distribution shift (`shapes_data.make_images(..., shifted=True)`), which
+    lesson 07 uses to compare linear probing, fine-tuning and LP-FT beyond the training
+    distribution. The other sets do not depend on `ood_count`.
 
     Args:
         images_per_class: int >= 1, training images per target class.
@@ -57,6 +72,8 @@ def prepare_data(
         source_count: int >= 1, source test images. Defaults to 300.
         image_size: int >= 32, the height and width. Defaults to 96 (the bundled base's size).
         seed: int >= 0, the data seed. Defaults to 0.
+        ood_count: int >= 0, shifted target test images in `TaskData.ood_test`; 0 leaves it
+            `None`. Defaults to 0.
 
     Returns:
         A `TaskData`.
@@ -69,6 +86,11 @@ def prepare_data(
     >>> data = prepare_data(2, validation_count=4, test_count=4, source_count=6, image_size=32)
     >>> [array.shape for array in data.train], data.validation[0].shape
     ([(8, 32, 32, 3), (8,)], (4, 32, 32, 3))
+    >>> data.ood_test is None
+    True
+    >>> shifted = prepare_data(2, 4, 4, 6, image_size=32, ood_count=4)
+    >>> shifted.ood_test[0].shape
+    (4, 32, 32, 3)
     """
     images_per_class = validation.check_int("images_per_class", images_per_class, minimum=1)
     validation_count = validation.check_int("validation_count", validation_count, minimum=1)
@@ -78,6 +100,7 @@ def prepare_data(
         "image_size", image_size, minimum=shapes_data.MINIMUM_IMAGE_SIZE
     )
     seed = validation.check_int("seed", seed, minimum=0)
+    ood_count = validation.check_int("ood_count", ood_count, minimum=0)
     sets = (
         ("target", "train", images_per_class * NUM_CLASSES),
         ("target", "validation", validation_count),
@@ -89,7 +112,13 @@ def prepare_data(
     for task, split, count in sets:
         pixels, labels = shapes_data.make_images(task, split, count, image_size, seed)
         prepared.append((preprocess(pixels.astype("float32")), labels))
-    return TaskData(*prepared)
+    ood_test = None
+    if ood_count > 0:
+        pixels, labels = shapes_data.make_images(
+            "target", "test", ood_count, image_size, seed, shifted=True
+        )
+        ood_test = (preprocess(pixels.astype("float32")), labels)
+    return TaskData(*prepared, ood_test=ood_test)
 
 
 def prepare_flowers(
@@ -117,7 +146,7 @@ def prepare_flowers(
         cache_dir: str or None, the Keras cache folder (`datasets.load_flowers`). Defaults to None.
 
     Returns:
-        A `TaskData` with `source_test=None` and `num_classes=5`.
+        A `TaskData` with `source_test=None`, `ood_test=None` and `num_classes=5`.
 
     Raises:
         ConnectionError: if the photos are not cached and the machine is offline (within seconds).
