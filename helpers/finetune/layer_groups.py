@@ -132,7 +132,7 @@ def group_variables(groups: dict[str, list[keras.layers.Layer]]) -> dict[str, li
 
     Example:
 
-    >>> dense = keras.layers.Dense(3)
+    >>> dense = keras.layers.Dense(3, name="dense")
     >>> dense.build((None, 2))
     >>> [variable.path for variable in group_variables({"head": [dense]})["head"]]
     ['dense/kernel', 'dense/bias']
