@@ -123,6 +123,22 @@ def test_restart_optimizer_is_a_new_optimizer_at_the_new_rate(name):
         np.testing.assert_array_equal(restarted.numpy(), new.numpy())
 
 
+def test_restart_optimizer_gives_a_loss_scale_optimizer_its_first_scale_back():
+    # Mixed float16 (lesson 08): compile wraps the optimizer in a LossScaleOptimizer, whose scale
+    # starts at 2**15 and halves when a step overflows. Set to zero, every gradient would be 0/0.
+    variable = keras.Variable(np.array([1.0, -2.0], "float32"))
+    used = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1, momentum=0.9))
+    for gradient in ([0.5, 0.25], [np.inf, 0.0], [0.5, 0.25]):  # the inf step halves the scale
+        used.apply_gradients([(np.array(gradient, "float32"), variable)])
+    assert float(used.dynamic_scale.numpy()) == used.initial_scale / 2
+    restarts.restart_optimizer(used, 0.01)
+    fresh = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.01, momentum=0.9))
+    fresh.build([variable])
+    for restarted, new in zip(used.variables, fresh.variables, strict=True):
+        np.testing.assert_array_equal(restarted.numpy(), new.numpy())
+    assert float(used.dynamic_scale.numpy()) == used.initial_scale == 2.0**15
+
+
 @pytest.mark.parametrize("learning_rate", [0.0, float("nan"), "1e-3"])
 def test_restart_optimizer_names_a_bad_rate(learning_rate):
     optimizer = keras.optimizers.Adam(1e-3)

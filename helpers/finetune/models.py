@@ -34,7 +34,11 @@ def head_layers(num_classes: int, dropout: float = 0.2) -> list[keras.layers.Lay
     """Returns the new head's layers: `Dropout` (named "dropout") and `Dense` logits ("logits").
 
     The one definition of the head: `build_mobilenet_v2` applies these layers to the pooled base
-    features, `head_training.build_head` to cached features, so both heads are the same.
+    features, `head_training.build_head` to cached features, so both heads are the same. Under a
+    mixed global policy (`"mixed_float16"`, `"mixed_bfloat16"`: compute dtype other than the
+    variable dtype) the logits layer computes in float32 (`dtype="float32"`), so the softmax and
+    the cross-entropy after it keep float32's precision (lesson 08, `mixed_precision`); otherwise
+    it takes the global policy like every other layer.
 
     Args:
         num_classes: int >= 2, the units of the `Dense` layer.
@@ -51,6 +55,11 @@ def head_layers(num_classes: int, dropout: float = 0.2) -> list[keras.layers.Lay
 
     >>> [layer.name for layer in head_layers(4)]
     ['dropout', 'logits']
+    >>> from helpers.finetune import mixed_precision
+    >>> with mixed_precision.policy("mixed_float16"):
+    ...     dropout, logits = head_layers(4)
+    >>> dropout.compute_dtype, logits.compute_dtype, logits.variable_dtype
+    ('float16', 'float32', 'float32')
     >>> head_layers(4, dropout=1.0)
     Traceback (most recent call last):
     ...
@@ -61,7 +70,11 @@ def head_layers(num_classes: int, dropout: float = 0.2) -> list[keras.layers.Lay
     layers = []
     if dropout > 0:
         layers.append(keras.layers.Dropout(dropout, name="dropout"))
-    layers.append(keras.layers.Dense(num_classes, name="logits"))
+    global_policy = keras.mixed_precision.global_policy()
+    is_mixed = global_policy.compute_dtype != global_policy.variable_dtype
+    # Under a mixed policy the logits, and the loss computed from them, stay in float32.
+    logits_options = {"dtype": "float32"} if is_mixed else {}
+    layers.append(keras.layers.Dense(num_classes, name="logits", **logits_options))
     return layers
 
 

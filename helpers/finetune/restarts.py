@@ -109,7 +109,8 @@ def restart_optimizer(optimizer: keras.optimizers.Optimizer, learning_rate: floa
     """Sets an optimizer back to its first step at a new learning rate, keeping its variables.
 
     The step counter and every slot (Adam's moments, momentum, RMSprop's averages) go back to
-    zero, as in a new optimizer of the same kind; the learning rate variable takes
+    zero and a `LossScaleOptimizer`'s loss scale to its initial value, as in a new optimizer of
+    the same kind; the learning rate variable takes
     `learning_rate`. A training step traced for this optimizer reads these variables, so it can
     run again without tracing.
 
@@ -142,8 +143,14 @@ def restart_optimizer(optimizer: keras.optimizers.Optimizer, learning_rate: floa
             "optimizer must have a float learning rate to restart (a schedule is traced into the "
             f"training step). Received: optimizer with learning rate {optimizer.learning_rate!r}"
         )
+    # Mixed float16's LossScaleOptimizer (lesson 08) starts its loss scale high, not at zero: a
+    # zero scale would turn every gradient into 0/0.
+    loss_scale = getattr(optimizer, "dynamic_scale", None)
     for variable in optimizer.variables:
         if variable is optimizer.learning_rate:
+            continue
+        if variable is loss_scale:
+            variable.assign(optimizer.initial_scale)
             continue
         variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
     optimizer.learning_rate.assign(learning_rate)
