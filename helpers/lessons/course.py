@@ -1,4 +1,4 @@
-"""Course-wide setup for every lesson (01-07): versions, seeds, quiet logging and CI's fast mode.
+"""Course-wide setup for every lesson (01-08): versions, seeds, quiet logging and CI's fast mode.
 
 Every lesson starts with the same setup cell (see `helpers/lessons/setup_cell.py`); that cell
 makes `helpers` importable and then calls `course.setup()`.

@@ -1,4 +1,4 @@
-"""The setup cell that opens every lesson (01-07), generated from one template.
+"""The setup cell that opens every lesson (01-08), generated from one template.
 
 The cell silences TensorFlow's C++ logging before TensorFlow loads, finds the course's root
 folder (JupyterLab and nbval: walking up from the working directory; a fresh Colab runtime:
