@@ -16,14 +16,17 @@ import tensorflow as tf
 from helpers.finetune import (
     batchnorm_options,
     discriminative_rates,
+    distribution,
     forgetting,
     head_training,
     l2_sp,
     layer_groups,
     lr_finder,
     lr_suggestions,
+    mixed_precision,
     models,
     optimizers,
+    rate_scaling,
     stages,
     two_phase,
 )
@@ -132,6 +135,24 @@ CASES = [
         "stages must be None or an int from 1 to 7. Received: stages=0",
     ),
     (
+        'rate_scaling.scaled_learning_rate(1e-3, 32, 128, rule="sqrt")',
+        "rule must be one of ('linear', 'square root'). Received: rule='sqrt'. "
+        "Did you mean 'square root'?",
+    ),
+    (
+        "rate_scaling.best_rate([1e-4, 2e-4], [np.nan, np.inf])",
+        "losses must hold at least one finite loss. Received: losses=[nan, inf]",
+    ),
+    (
+        "distribution.global_batch_size(8, 0)",
+        "replicas must be an int >= 1. Received: replicas=0",
+    ),
+    (
+        'mixed_precision.vanished_updates(weights, 1e-5, dtype="float8")',
+        "dtype must be one of ('float16', 'bfloat16', 'float32'). Received: dtype='float8'. "
+        "Did you mean 'float32'?",
+    ),
+    (
         'optimizers.make_optimizer("adamw", 1e-3)',
         "name must be one of ('adam', 'sgd', 'rmsprop'). Received: name='adamw'. "
         "Did you mean 'adam'?",
@@ -165,6 +186,7 @@ def namespace(shapes):
         "batchnorm_options": batchnorm_options,
         "datasets": datasets,
         "discriminative_rates": discriminative_rates,
+        "distribution": distribution,
         "forgetting": forgetting,
         "head_training": head_training,
         "l2_sp": l2_sp,
@@ -172,8 +194,10 @@ def namespace(shapes):
         "lr_clinic": lr_clinic,
         "lr_finder": lr_finder,
         "lr_suggestions": lr_suggestions,
+        "mixed_precision": mixed_precision,
         "models": models,
         "optimizers": optimizers,
+        "rate_scaling": rate_scaling,
         "stages": stages,
         "two_phase": two_phase,
     }
@@ -186,6 +210,8 @@ def namespace(shapes):
         "compiled_model": compiled_model,
         "shapes": shapes,
         "images": images,
+        "weights": np.full(3, 0.5, "float32"),
+        "np": np,
         "raw_images": np.full((2, 32, 32, 3), 255, "uint8"),
         "nan_images": np.full((2, 32, 32, 3), np.nan, "float32"),
         "labels": np.array([0, 1]),

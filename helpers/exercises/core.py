@@ -1,4 +1,4 @@
-"""Questions, feedback, hints and solutions: the self-check machinery of lessons 01-07.
+"""Questions, feedback, hints and solutions: the self-check machinery of lessons 01-08.
 
 In the spirit of Kaggle's learntools, each question is a small declarative object. The learner
 passes the object to check (`q1.check(optimizer)`); the question's feedback function inspects the
