@@ -32,7 +32,7 @@ COURSE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 REPOSITORY_URL = "https://github.com/gentle-fine-tuning/gentle-fine-tuning.git"
 # The git ref Colab clones: a release tag, so a lesson and its helpers always match.
 # `make release VERSION=vX.Y.Z` sets it; tests/test_release.py checks the tag exists.
-COURSE_REF = "v0.5.0"
+COURSE_REF = "v0.6.0"
 # Colab has no copy of the course: the setup cell clones it into this folder.
 COLAB_COURSE_FOLDER = "/content/gentle-fine-tuning"
 # Environment variables that override the two above, so tests clone a local copy into a
