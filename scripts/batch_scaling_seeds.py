@@ -28,7 +28,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY_ROOT))
 
-from helpers.finetune import validation  # noqa: E402
+import study_command  # noqa: E402
+
 from helpers.lessons import batch_scaling, course  # noqa: E402
 
 CARD = """# Lesson 08's batch-size study: stored results of `scripts/batch_scaling_seeds.py`
@@ -76,20 +77,9 @@ on the old lowest, 2.5e-4); seeds 1 and 2 ran the whole grid at once."""
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parses the command line; a negative seed ends the script with its message."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--output", type=pathlib.Path, default=batch_scaling.RESULTS_PATH)
-    parser.add_argument(
-        "--card-only", action="store_true", help="rewrite the card from the stored JSON"
-    )
-    arguments = parser.parse_args(argv)
-    try:
-        for seed in arguments.seeds:
-            validation.check_int("--seeds", seed, minimum=0)
-    except ValueError as error:
-        parser.error(str(error))
-    return arguments
+    """Parses the command line (`study_command`); a negative seed ends the script."""
+    parser = study_command.study_parser(__doc__.splitlines()[0], batch_scaling.RESULTS_PATH)
+    return study_command.parse_study_arguments(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
