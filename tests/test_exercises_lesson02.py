@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from grading import assert_wrong
 from solutions import run_solution
 
 from helpers.exercises import ____, core
@@ -47,12 +48,6 @@ def solution_answer(question: core.Question):
     names = run_solution(question, notebook_namespace())
     values = tuple(names[name] for name in SOLUTION_ANSWERS[question.name])
     return values[0] if len(values) == 1 else values
-
-
-def assert_wrong(question: core.Question, answer, message: str) -> None:
-    feedback = question.check(answer)
-    assert feedback.outcome == core.INCORRECT
-    assert feedback.message == message
 
 
 def test_every_question_of_the_module_is_tested():

@@ -12,16 +12,11 @@ from helpers.exercises import core
 from helpers.exercises import lesson03 as exercises
 from helpers.finetune import forgetting, head_training, models
 from helpers.lessons import datasets, head_sweep, pretrained, shapes_data
+from tests.grading import assert_wrong
 from tests.solutions import run_solution
 
 IMAGE_SIZE = 32  # tiny images keep the models cheap to build
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4, exercises.q5]
-
-
-def assert_wrong(question: core.Question, answer, message: str) -> None:
-    feedback = question.check(answer)
-    assert feedback.outcome == core.INCORRECT
-    assert feedback.message == message
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda question: question.name)

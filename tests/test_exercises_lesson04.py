@@ -12,16 +12,11 @@ from helpers.exercises import lesson04 as exercises
 from helpers.finetune import models, schedules
 from helpers.lessons import rate_comparison
 from helpers.lessons.rate_comparison import Outcome
+from tests.grading import assert_wrong
 from tests.solutions import run_solution
 
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4, exercises.q5]
 WHOLE_BASE_WANTED = "pass practice_model from exercises.phase_one_model(), after recompiling it."
-
-
-def assert_wrong(question: core.Question, answer, message: str) -> None:
-    feedback = question.check(answer)
-    assert feedback.outcome == core.INCORRECT, feedback
-    assert feedback.message == message
 
 
 def logits_loss():

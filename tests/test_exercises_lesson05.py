@@ -11,16 +11,11 @@ import pytest
 from helpers.exercises import core
 from helpers.exercises import lesson05 as exercises
 from helpers.finetune import curve_diagnosis, lr_finder, lr_suggestions, schedules, two_phase
+from tests.grading import assert_wrong
 from tests.solutions import run_solution
 
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4, exercises.q5]
 REFERENCE = {"A": "too high", "B": "diverging", "C": "healthy", "D": "too low", "E": "overfitting"}
-
-
-def assert_wrong(question: core.Question, answer, message: str) -> None:
-    feedback = question.check(answer)
-    assert feedback.outcome == core.INCORRECT
-    assert feedback.message == message
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda question: question.name)

@@ -13,15 +13,10 @@ from helpers.exercises import core
 from helpers.exercises import lesson06 as exercises
 from helpers.finetune import two_phase
 from helpers.lessons import target_task
+from tests.grading import assert_wrong
 from tests.solutions import run_solution
 
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4]
-
-
-def assert_wrong(question: core.Question, answer, message: str) -> None:
-    feedback = question.check(answer)
-    assert feedback.outcome == core.INCORRECT, feedback
-    assert feedback.message == message
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda question: question.name)

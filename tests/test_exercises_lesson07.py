@@ -12,15 +12,10 @@ from helpers.exercises import core
 from helpers.exercises import lesson07 as exercises
 from helpers.finetune import discriminative_rates, layer_groups, optimizers, stages, two_phase
 from helpers.lessons import course, recipes_over_seeds
+from tests.grading import assert_wrong
 from tests.solutions import run_solution
 
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4]
-
-
-def assert_wrong(question: core.Question, answer, message: str) -> None:
-    feedback = question.check(answer)
-    assert feedback.outcome == core.INCORRECT, feedback
-    assert feedback.message == message
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda question: question.name)

@@ -11,15 +11,10 @@ from helpers.exercises import core
 from helpers.exercises import lesson08 as exercises
 from helpers.finetune import distribution, mixed_precision, rate_scaling
 from helpers.lessons import batch_scaling, course
+from tests.grading import assert_wrong
 from tests.solutions import run_solution
 
 QUESTIONS = [exercises.q1, exercises.q2, exercises.q3, exercises.q4]
-
-
-def assert_wrong(question: core.Question, answer, message: str) -> None:
-    feedback = question.check(answer)
-    assert feedback.outcome == core.INCORRECT, feedback
-    assert feedback.message == message
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda question: question.name)
