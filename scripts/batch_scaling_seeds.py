@@ -87,13 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     if not arguments.card_only:
         course.setup()
-        kept = []
-        if arguments.output.exists():
-            kept = [
-                seed_scaling
-                for seed_scaling in batch_scaling.load_results(arguments.output)
-                if seed_scaling.seed not in arguments.seeds
-            ]
+        kept = study_command.kept_results(
+            arguments.output, batch_scaling.load_results, arguments.seeds
+        )
         for seed in arguments.seeds:
             # Written after every seed, so a long run keeps what it measured.
             measured = batch_scaling.run_seed(seed)

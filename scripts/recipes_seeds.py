@@ -113,13 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     if not arguments.card_only:
         course.setup()
-        kept = []
-        if arguments.output.exists():
-            kept = [
-                seed_results
-                for seed_results in recipes_over_seeds.load_results(arguments.output)
-                if seed_results.seed not in arguments.seeds
-            ]
+        kept = study_command.kept_results(
+            arguments.output, recipes_over_seeds.load_results, arguments.seeds
+        )
         for seed in arguments.seeds:
             # Written after every seed, so a long run keeps what it measured.
             kept.append(measure_seed(seed))

@@ -140,13 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     if not arguments.card_only:
         course.setup()
-        kept = []
-        if arguments.output.exists():
-            kept = [
-                seed_results
-                for seed_results in regularisation_over_seeds.load_results(arguments.output)
-                if seed_results.seed not in arguments.seeds
-            ]
+        kept = study_command.kept_results(
+            arguments.output, regularisation_over_seeds.load_results, arguments.seeds
+        )
         measured = [measure_seed(seed) for seed in arguments.seeds]
         seeds = sorted(kept + measured, key=lambda seed_results: seed_results.seed)
         text = regularisation_over_seeds.to_json(seeds, course.describe_run())

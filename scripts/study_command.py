@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(REPOSITORY_ROOT) not in sys.path:
@@ -26,6 +28,7 @@ if str(REPOSITORY_ROOT) not in sys.path:
 from helpers.finetune import validation  # noqa: E402
 
 DEFAULT_SEEDS = (0, 1, 2)
+SeedResults = TypeVar("SeedResults")
 
 
 def study_parser(description: str, default_output: pathlib.Path) -> argparse.ArgumentParser:
@@ -82,3 +85,33 @@ def parse_study_arguments(
     except ValueError as error:
         parser.error(str(error))
     return arguments
+
+
+def kept_results(
+    output: pathlib.Path,
+    load_results: Callable[[pathlib.Path], list[SeedResults]],
+    seeds: Iterable[int],
+) -> list[SeedResults]:
+    """Returns the stored results of every seed that this run does not replace.
+
+    A study grows seed by seed: running `--seeds 1` again replaces seed 1 and keeps the others.
+
+    Args:
+        output: pathlib.Path, the JSON file the study writes; it need not exist yet.
+        load_results: the study's loader, from the JSON file to one result per seed (each with
+            a `seed` attribute), e.g. `batch_scaling.load_results`.
+        seeds: iterable of int, the seeds this run measures again.
+
+    Returns:
+        The loaded results whose seed is not in `seeds`, in stored order; `[]` when `output`
+        does not exist.
+
+    Example:
+
+    >>> kept_results(pathlib.Path("no_such_study.json"), print, [0])
+    []
+    """
+    if not output.exists():
+        return []
+    replaced = set(seeds)
+    return [results for results in load_results(output) if results.seed not in replaced]

@@ -12,7 +12,12 @@ import shutil
 import pytest
 import study_command
 
-from helpers.lessons import course
+from helpers.lessons import (
+    batch_scaling,
+    course,
+    recipes_over_seeds,
+    regularisation_over_seeds,
+)
 
 DATA = course.COURSE_ROOT / "data"
 # Each script, and the JSON file it writes by default.
@@ -91,3 +96,21 @@ def test_the_shared_parser_accepts_the_seeds_and_output_it_is_given(tmp_path):
     assert arguments.output == tmp_path / "other.json"
     assert arguments.card_only is True
     assert parser.description == "A study."
+
+
+@pytest.mark.parametrize(
+    ("results_name", "load_results"),
+    [
+        ("batch_scaling_seeds.json", batch_scaling.load_results),
+        ("recipes_seeds.json", recipes_over_seeds.load_results),
+        ("regularisation_seeds.json", regularisation_over_seeds.load_results),
+    ],
+)
+def test_a_rerun_keeps_the_stored_seeds_it_does_not_replace(results_name, load_results, tmp_path):
+    stored = DATA / results_name
+    assert [results.seed for results in load_results(stored)] == [0, 1, 2]
+    kept = study_command.kept_results(stored, load_results, [1, 5])
+    assert [results.seed for results in kept] == [0, 2]
+    assert study_command.kept_results(stored, load_results, []) == load_results(stored)
+    assert study_command.kept_results(stored, load_results, [0, 1, 2]) == []
+    assert study_command.kept_results(tmp_path / results_name, load_results, [0]) == []
