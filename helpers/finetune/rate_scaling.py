@@ -88,16 +88,7 @@ def scaling_exponent(batch_sizes: Sequence[int], learning_rates: Sequence[float]
     >>> round(scaling_exponent([8, 32, 128], [1e-3, 2e-3, 4e-3]), 6)
     0.5
     """
-    sizes = [
-        validation.check_int(f"batch_sizes[{index}]", size, minimum=1)
-        for index, size in enumerate(validation.check_sequence("batch_sizes", batch_sizes, 2))
-    ]
-    rates = _positive_numbers("learning_rates", learning_rates)
-    if len(rates) != len(sizes):
-        raise ValueError(
-            "learning_rates must hold one rate per batch size. Received: "
-            f"{len(rates)} learning_rates for {len(sizes)} batch_sizes"
-        )
+    sizes, rates = _rates_by_batch_size(batch_sizes, learning_rates)
     if len(set(sizes)) < 2:
         raise ValueError(
             f"batch_sizes must hold at least two different sizes. Received: batch_sizes={sizes}"
@@ -263,16 +254,7 @@ def plot_rates_against_rules(
     >>> [line.get_label() for line in ax.get_lines()]
     ['best rate', 'linear rule', 'square-root rule']
     """
-    sizes = [
-        validation.check_int(f"batch_sizes[{index}]", size, minimum=1)
-        for index, size in enumerate(validation.check_sequence("batch_sizes", batch_sizes, 2))
-    ]
-    rates = _positive_numbers("learning_rates", learning_rates)
-    if len(rates) != len(sizes):
-        raise ValueError(
-            "learning_rates must hold one rate per batch size. Received: "
-            f"{len(rates)} learning_rates for {len(sizes)} batch_sizes"
-        )
+    sizes, rates = _rates_by_batch_size(batch_sizes, learning_rates)
     base_batch_size = validation.check_one_of("base_batch_size", base_batch_size, sizes)
     label = validation.check_text("label", label)
     if ax is None:
@@ -297,3 +279,20 @@ def _positive_numbers(name: str, values: object) -> list[float]:
         validation.check_positive_number(f"{name}[{index}]", value)
         for index, value in enumerate(validation.check_sequence(name, values))
     ]
+
+
+def _rates_by_batch_size(
+    batch_sizes: object, learning_rates: object
+) -> tuple[list[int], list[float]]:
+    """Returns the batch sizes (ints >= 1, at least two) and one rate > 0 for each."""
+    sizes = [
+        validation.check_int(f"batch_sizes[{index}]", size, minimum=1)
+        for index, size in enumerate(validation.check_sequence("batch_sizes", batch_sizes, 2))
+    ]
+    rates = _positive_numbers("learning_rates", learning_rates)
+    if len(rates) != len(sizes):
+        raise ValueError(
+            "learning_rates must hold one rate per batch size. Received: "
+            f"{len(rates)} learning_rates for {len(sizes)} batch_sizes"
+        )
+    return sizes, rates
