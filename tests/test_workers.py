@@ -104,6 +104,18 @@ def is_alive(pid):
     return state not in ("Z", "X")
 
 
+def alive_after(pids, seconds=10.0):
+    """The processes of `pids` still alive after up to `seconds`, polled every 50 ms.
+
+    The launcher waits for each worker it stops, but SIGKILL reaches a worker's own child process
+    asynchronously: the kernel may take a moment to end it after the launcher has returned.
+    """
+    deadline = time.monotonic() + seconds
+    while (alive := [pid for pid in pids if is_alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive
+
+
 def living_children():
     """The process ids of this process's children that are alive."""
     children = []
@@ -262,7 +274,7 @@ def test_a_failing_worker_stops_the_others_and_their_children(fake_worker):
     assert seconds < workers.GRACE_SECONDS + 30  # far from the timeout
     pids = [first.pid, *printed_pids(second.lines)]
     assert len(pids) == 3  # worker 0, worker 1 and worker 1's child
-    assert not any(is_alive(pid) for pid in pids)
+    assert alive_after(pids) == []
     assert living_children() == []
 
 
