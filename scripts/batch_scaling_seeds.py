@@ -116,9 +116,7 @@ def write_card(results_path: pathlib.Path) -> None:
         **{key: run[key] for key in ("machine", "threads", "software", "date")},
     }
     card = CARD.format(**fields, spread=SPREAD, table=batch_scaling.format_best_rates(seeds))
-    card_path = results_path.with_name(results_path.stem + "_card.md")
-    card_path.write_text(card)
-    print(f"wrote {card_path}")
+    study_command.write_card(results_path, card)
 
 
 if __name__ == "__main__":

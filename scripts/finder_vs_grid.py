@@ -142,9 +142,7 @@ def write_card(results_path: pathlib.Path) -> None:
     table = finder_check.format_table(finder_check.load_comparisons(results_path))
     run = {key: results[key] for key in ("machine", "threads", "software", "minutes", "date")}
     card = CARD.format(**results["settings"], **run, table=table)
-    card_path = results_path.with_name(results_path.stem + "_card.md")
-    card_path.write_text(card)
-    print(f"wrote {card_path}")
+    study_command.write_card(results_path, card)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,22 @@ def kept_results(
         return []
     replaced = set(seeds)
     return [results for results in load_results(output) if results.seed not in replaced]
+
+
+def card_path(results_path: pathlib.Path) -> pathlib.Path:
+    """Returns the path of the card beside a study's JSON file: its stem and `_card.md`.
+
+    Example:
+
+    >>> card_path(pathlib.Path("data/recipes_seeds.json")).as_posix()
+    'data/recipes_seeds_card.md'
+    """
+    return results_path.with_name(results_path.stem + "_card.md")
+
+
+def write_card(results_path: pathlib.Path, card: str) -> pathlib.Path:
+    """Writes `card` beside the study's JSON file, says so, and returns the card's path."""
+    path = card_path(results_path)
+    path.write_text(card)
+    print(f"wrote {path}")
+    return path

@@ -6,7 +6,6 @@ behind by a changed script shows up here as a difference from the one the script
 """
 
 import importlib
-import pathlib
 import shutil
 
 import pytest
@@ -28,10 +27,6 @@ STUDY_SCRIPTS = {
     "recipes_seeds": "recipes_seeds.json",
     "batch_scaling_seeds": "batch_scaling_seeds.json",
 }
-
-
-def card_path(results_path: pathlib.Path) -> pathlib.Path:
-    return results_path.with_name(results_path.stem + "_card.md")
 
 
 def test_every_stored_study_has_its_script():
@@ -56,7 +51,9 @@ def test_card_only_rewrites_the_committed_card_exactly(name, tmp_path):
     shutil.copyfile(stored, copy)
     script.main(["--card-only", "--output", str(copy)])
     rerun = f"rerun: python scripts/{name}.py --card-only"
-    assert card_path(copy).read_text() == card_path(stored).read_text(), rerun
+    assert study_command.card_path(copy).read_text() == (
+        study_command.card_path(stored).read_text()
+    ), rerun
     assert copy.read_bytes() == stored.read_bytes()  # the results themselves are only read
 
 
